@@ -1,0 +1,224 @@
+package wasim
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"go.mau.fi/whatsmeow/types"
+	waLog "go.mau.fi/whatsmeow/util/log"
+)
+
+// What the simulator saw the clients do, for tests and the sandbox.
+type (
+	// Presence is a presence a linked device sent (available/unavailable).
+	Presence struct {
+		Device types.JID
+		Type   string
+		Name   string
+		At     time.Time
+	}
+	// ChatState is a typing indicator a linked device sent.
+	ChatState struct {
+		Device types.JID
+		To     string
+		State  string // composing, paused, recording
+		At     time.Time
+	}
+	// SentReceipt is a receipt a linked device sent for messages it got.
+	SentReceipt struct {
+		Device      types.JID
+		To          string
+		Participant string
+		Type        string // "" (delivered), read, read-self, played, sender…
+		IDs         []string
+		At          time.Time
+	}
+	// CallReject is a linked device rejecting a call.
+	CallReject struct {
+		Device types.JID
+		CallID string
+		Caller string
+		At     time.Time
+	}
+	// Rejected is a message the server refused (recipient not on WhatsApp).
+	Rejected struct {
+		Device types.JID
+		ID     string
+		To     string
+	}
+	// InboxMessage is a message a simulated phone received and decrypted.
+	InboxMessage struct {
+		ID         string    `json:"id"`
+		From       string    `json:"from"`
+		To         string    `json:"to,omitempty"` // for Echo: the chat the linked device sent to
+		Text       string    `json:"text"`
+		ReceivedAt time.Time `json:"received_at"`
+		Echo       bool      `json:"echo,omitempty"`
+		Duplicates int       `json:"duplicates,omitempty"`
+	}
+)
+
+type observations struct {
+	presences       []Presence
+	chatStates      []ChatState
+	receipts        []SentReceipt
+	callRejects     []CallReject
+	rejected        []Rejected
+	duplicates      map[string]int // "account/id" → resends
+	decryptFailures int
+}
+
+func (s *Server) record(f func(*observations)) {
+	s.mu.Lock()
+	f(&s.obs)
+	s.notify()
+	s.mu.Unlock()
+}
+
+func (s *Server) read(f func(*observations)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	f(&s.obs)
+}
+
+func matchAccount(dev types.JID, phone string) bool {
+	d, err := normalizePhone(phone)
+	return phone == "" || (err == nil && dev.User == d)
+}
+
+// Presences returns the presences sent by the linked devices of an account
+// ("" for all accounts).
+func (s *Server) Presences(phone string) (out []Presence) {
+	s.read(func(o *observations) {
+		for _, p := range o.presences {
+			if matchAccount(p.Device, phone) {
+				out = append(out, p)
+			}
+		}
+	})
+	return out
+}
+
+// ChatStates returns the typing indicators sent by an account's devices.
+func (s *Server) ChatStates(phone string) (out []ChatState) {
+	s.read(func(o *observations) {
+		for _, c := range o.chatStates {
+			if matchAccount(c.Device, phone) {
+				out = append(out, c)
+			}
+		}
+	})
+	return out
+}
+
+// ReceiptsSent returns the receipts an account's devices sent.
+func (s *Server) ReceiptsSent(phone string) (out []SentReceipt) {
+	s.read(func(o *observations) {
+		for _, r := range o.receipts {
+			if matchAccount(r.Device, phone) {
+				out = append(out, r)
+			}
+		}
+	})
+	return out
+}
+
+// CallRejects returns the calls an account's devices rejected.
+func (s *Server) CallRejects(phone string) (out []CallReject) {
+	s.read(func(o *observations) {
+		for _, c := range o.callRejects {
+			if matchAccount(c.Device, phone) {
+				out = append(out, c)
+			}
+		}
+	})
+	return out
+}
+
+// RejectedMessages returns messages the server refused from an account.
+func (s *Server) RejectedMessages(phone string) (out []Rejected) {
+	s.read(func(o *observations) {
+		for _, r := range o.rejected {
+			if matchAccount(r.Device, phone) {
+				out = append(out, r)
+			}
+		}
+	})
+	return out
+}
+
+// Duplicates is how many times an account resent a message id the server had
+// already accepted.
+func (s *Server) Duplicates(phone, id string) (n int) {
+	d, _ := normalizePhone(phone)
+	s.read(func(o *observations) { n = o.duplicates[d+"/"+id] })
+	return n
+}
+
+// DecryptFailures counts messages a simulated phone could not decrypt.
+func (s *Server) DecryptFailures() (n int) {
+	s.read(func(o *observations) { n = o.decryptFailures })
+	return n
+}
+
+// recordInbox stores a message a phone decrypted; it reports false for an id
+// the phone already had.
+func (s *Server) recordInbox(ctx context.Context, u *user, m InboxMessage) bool {
+	chat := m.To
+	res, err := s.db.ExecContext(ctx, `INSERT INTO wasim_inbox (phone, sender, id, chat, text, received_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET dups = dups + 1`, u.phone, m.From, m.ID, chat, m.Text, m.ReceivedAt.UnixMilli())
+	if err != nil {
+		s.log.Error("wasim: inbox", "err", err)
+		return false
+	}
+	_ = res
+	var dups int
+	_ = s.db.QueryRowContext(ctx, `SELECT dups FROM wasim_inbox WHERE phone = ? AND sender = ? AND id = ?`, u.phone, m.From, m.ID).Scan(&dups)
+	s.mu.Lock()
+	s.notify()
+	s.mu.Unlock()
+	return dups == 0
+}
+
+// Inbox returns what the phone of a number received and decrypted, oldest
+// first: messages from others, and (Echo) copies of what its own linked
+// devices sent.
+func (s *Server) Inbox(phone string) ([]InboxMessage, error) {
+	d, err := normalizePhone(phone)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := s.db.QueryContext(s.ctx, `SELECT sender, id, chat, text, received_at, dups FROM wasim_inbox WHERE phone = ? ORDER BY received_at, rowid`, d)
+	if err != nil {
+		return nil, fmt.Errorf("wasim: inbox: %w", err)
+	}
+	defer rows.Close()
+	out := []InboxMessage{}
+	for rows.Next() {
+		var m InboxMessage
+		var at int64
+		if err := rows.Scan(&m.From, &m.ID, &m.To, &m.Text, &at, &m.Duplicates); err != nil {
+			return nil, fmt.Errorf("wasim: inbox: %w", err)
+		}
+		m.ReceivedAt = time.UnixMilli(at)
+		m.Echo = m.To != ""
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// waLogger adapts slog to whatsmeow's logger interface.
+func waLogger(l *slog.Logger) waLog.Logger { return slogAdapter{l} }
+
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Errorf(msg string, args ...any) { a.l.Error(fmt.Sprintf(msg, args...)) }
+func (a slogAdapter) Warnf(msg string, args ...any)  { a.l.Warn(fmt.Sprintf(msg, args...)) }
+func (a slogAdapter) Infof(msg string, args ...any)  { a.l.Debug(fmt.Sprintf(msg, args...)) }
+func (a slogAdapter) Debugf(msg string, args ...any) { a.l.Debug(fmt.Sprintf(msg, args...)) }
+func (a slogAdapter) Sub(module string) waLog.Logger {
+	return slogAdapter{a.l.With("module", strings.ToLower(module))}
+}
