@@ -1,0 +1,326 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waCompanionReg"
+	"go.mau.fi/whatsmeow/proto/waWa6"
+	wastore "go.mau.fi/whatsmeow/store"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meowgate/meowgate/store"
+)
+
+const (
+	retryBase = time.Second
+	retryMax  = time.Minute
+)
+
+// start (re)creates the whatsmeow client and connects it: a linked
+// instance logs in, an unlinked one asks for a QR code.
+func (i *instance) start(reason string) {
+	i.stopClient()
+	cli, err := i.newClient()
+	if err != nil {
+		i.log.Error("cannot create client", "err", err)
+		i.setState(StateFailed, ReasonConnectFailure)
+		return
+	}
+	i.gen++
+	gen := i.gen
+	i.cli = cli
+	i.setState(StateStarting, reason)
+	if cli.Store.ID == nil {
+		ctx, cancel := context.WithCancel(i.m.ctx)
+		i.qrCancel = cancel
+		ch, err := cli.GetQRChannel(ctx)
+		if err != nil {
+			cancel()
+			i.log.Error("cannot get QR channel", "err", err)
+			i.setState(StateFailed, ReasonConnectFailure)
+			return
+		}
+		go func() {
+			for item := range ch {
+				i.post(func() { i.onQR(gen, item) })
+			}
+		}()
+	}
+	go func() {
+		err := cli.ConnectContext(i.m.ctx)
+		i.post(func() { i.onConnectResult(gen, err) })
+	}()
+}
+
+// newClient builds a whatsmeow client over the instance's device keys.
+func (i *instance) newClient() (*whatsmeow.Client, error) {
+	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
+	defer cancel()
+	container := i.m.store.Devices()
+	var dev *wastore.Device
+	if i.row.JID != "" {
+		jid, err := types.ParseJID(i.row.JID)
+		if err == nil {
+			dev, err = container.GetDevice(ctx, jid)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load device %s: %w", i.row.JID, err)
+		}
+		if dev == nil {
+			// The keys are gone (e.g. WhatsApp logged the device out while we
+			// were offline and whatsmeow deleted them): link anew.
+			i.log.Warn("device keys missing; a new QR code is needed", "jid", i.row.JID)
+			i.forgetLink(ctx)
+		}
+	}
+	if dev == nil {
+		dev = container.NewDevice()
+	}
+	cli := whatsmeow.NewClient(dev, store.WALogger(i.m.log.With("instance", i.row.Name), "whatsmeow"))
+	cli.EnableAutoReconnect = true
+	cli.AutoReconnectHook = func(error) bool {
+		// whatsmeow waits errors×2 s between tries; cap it at a minute.
+		if cli.AutoReconnectErrors > 30 {
+			cli.AutoReconnectErrors = 30
+		}
+		return true
+	}
+	if hc := i.m.opts.HTTPClient; hc != nil {
+		cli.SetPreLoginHTTPClient(hc)
+		cli.SetWebsocketHTTPClient(hc)
+		cli.SetMediaHTTPClient(hc)
+	} else if i.row.ProxyURL != "" {
+		if err := cli.SetProxyAddress(i.row.ProxyURL); err != nil {
+			return nil, fmt.Errorf("proxy %s: %w", MaskProxy(i.row.ProxyURL), err)
+		}
+	}
+	// The device name shown on the phone and the history request are part of
+	// the registration payload, which whatsmeow builds from a global; build a
+	// per-instance copy instead.
+	deviceName := i.row.DeviceName
+	if deviceName == "" {
+		deviceName = i.m.opts.DeviceName
+	}
+	fullSync := i.settings.SyncFullHistory
+	cli.GetClientPayload = func() *waWa6.ClientPayload {
+		payload := dev.GetClientPayload()
+		if reg := payload.GetDevicePairingData(); reg != nil {
+			props := proto.Clone(wastore.DeviceProps).(*waCompanionReg.DeviceProps)
+			props.Os = proto.String(deviceName)
+			props.RequireFullSync = proto.Bool(fullSync)
+			if fullSync {
+				props.HistorySyncConfig = &waCompanionReg.DeviceProps_HistorySyncConfig{
+					FullSyncDaysLimit:   proto.Uint32(3650),
+					FullSyncSizeMbLimit: proto.Uint32(102400),
+					StorageQuotaMb:      proto.Uint32(102400),
+				}
+			}
+			reg.DeviceProps, _ = proto.Marshal(props)
+		}
+		return payload
+	}
+	gen := i.gen + 1
+	cli.AddEventHandler(func(evt any) {
+		i.post(func() { i.onEvent(gen, cli, evt) })
+	})
+	return cli, nil
+}
+
+// stopClient disconnects and drops the client; its later events are ignored.
+func (i *instance) stopClient() {
+	if i.retryTimer != nil {
+		i.retryTimer.Stop()
+		i.retryTimer = nil
+	}
+	if i.qrCancel != nil {
+		i.qrCancel()
+		i.qrCancel = nil
+	}
+	if i.cli != nil {
+		i.cli.Disconnect()
+		i.cli = nil
+	}
+	i.gen++
+	i.qr = nil
+}
+
+func (i *instance) deleteDevice(ctx context.Context) {
+	if i.row.JID == "" {
+		return
+	}
+	jid, err := types.ParseJID(i.row.JID)
+	if err != nil {
+		return
+	}
+	container := i.m.store.Devices()
+	dev, err := container.GetDevice(ctx, jid)
+	if err == nil && dev != nil {
+		err = container.DeleteDevice(ctx, dev)
+	}
+	if err != nil {
+		i.log.Error("cannot delete device keys", "jid", i.row.JID, "err", err)
+	}
+}
+
+func (i *instance) onConnectResult(gen int, err error) {
+	if gen != i.gen || err == nil {
+		return
+	}
+	reason, state := ReasonNetwork, StateDisconnected
+	if i.row.ProxyURL != "" && i.m.opts.HTTPClient == nil {
+		reason, state = ReasonProxyError, StateFailed
+	}
+	i.log.Warn("connect failed", "err", err, "retry", i.retries+1)
+	i.scheduleRetry(state, reason)
+}
+
+// scheduleRetry records the failure and tries again with exponential
+// backoff while the instance should run.
+func (i *instance) scheduleRetry(state, reason string) {
+	cli := i.cli
+	i.stopClient()
+	_ = cli
+	i.setState(state, reason)
+	if i.row.Desired != store.DesiredRunning {
+		return
+	}
+	d := retryBase << min(i.retries, 6)
+	if d > retryMax {
+		d = retryMax
+	}
+	i.retries++
+	gen := i.gen
+	i.retryTimer = time.AfterFunc(d, func() {
+		i.post(func() {
+			if gen == i.gen && i.row.Desired == store.DesiredRunning {
+				i.start(ReasonNetwork)
+			}
+		})
+	})
+}
+
+func (i *instance) onQR(gen int, item whatsmeow.QRChannelItem) {
+	if gen != i.gen {
+		return
+	}
+	switch item.Event {
+	case whatsmeow.QRChannelEventCode:
+		i.qr = &QR{Code: item.Code, ExpiresAt: time.Now().Add(item.Timeout).UTC()}
+		data, _ := json.Marshal(i.qr)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := i.m.store.AppendEvent(ctx, store.Event{InstanceID: i.id, Type: EventQR, Data: data}); err != nil {
+			i.log.Error("cannot record QR event", "err", err)
+		}
+		cancel()
+		if i.row.State != StateScanQR {
+			i.setState(StateScanQR, "")
+		}
+		i.publish()
+	case "timeout":
+		if i.row.JID == "" {
+			i.stopClient()
+			i.setDesired(context.Background(), store.DesiredStopped)
+			i.setState(StateDisconnected, ReasonQRTimeout)
+		}
+	case "error", "err-unexpected-state", "err-scanned-without-multidevice":
+		if i.row.JID == "" && i.cli != nil && i.row.State != StateConnected {
+			i.log.Warn("pairing failed", "event", item.Event, "err", item.Error)
+			i.stopClient()
+			i.setDesired(context.Background(), store.DesiredStopped)
+			i.setState(StateFailed, ReasonPairError)
+		}
+	}
+}
+
+func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
+	if gen != i.gen {
+		return
+	}
+	ctx := context.Background()
+	switch e := evt.(type) {
+	case *events.PairSuccess:
+		phone := "+" + e.ID.User
+		if err := i.saveRow(ctx, func(r *store.Instance) {
+			r.JID, r.LID, r.Phone = e.ID.String(), e.LID.String(), phone
+		}); err != nil {
+			i.log.Error("cannot record pairing", "err", err)
+		}
+		i.qr = nil
+		i.setState(StateStarting, ReasonPaired)
+	case *events.Connected:
+		i.retries = 0
+		if cli.Store.PushName == "" {
+			// WhatsApp sends the profile name by app-state sync, which can take
+			// a while; presence updates need one meanwhile.
+			cli.Store.PushName = i.row.Name
+		}
+		if jid := cli.Store.GetJID(); !jid.IsEmpty() && (i.row.JID != jid.String() || i.row.PushName != cli.Store.PushName) {
+			_ = i.saveRow(ctx, func(r *store.Instance) {
+				r.JID, r.PushName = jid.String(), cli.Store.PushName
+				if r.Phone == "" {
+					r.Phone = "+" + jid.User
+				}
+			})
+		}
+		i.setState(StateConnected, ReasonLoggedIn)
+	case *events.Disconnected:
+		if i.row.JID != "" && i.row.Desired == store.DesiredRunning {
+			// whatsmeow reconnects by itself.
+			i.setState(StateDisconnected, ReasonNetwork)
+		}
+	case *events.KeepAliveTimeout:
+		if e.ErrorCount >= 3 && i.row.State == StateConnected {
+			// "Connected" but deaf: drop the socket and log in again.
+			i.log.Warn("keepalive failing; reconnecting", "errors", e.ErrorCount)
+			i.start(ReasonKeepaliveTimout)
+		}
+	case *events.LoggedOut:
+		if i.loggingOut {
+			return
+		}
+		i.log.Warn("logged out by WhatsApp", "on_connect", e.OnConnect, "reason", e.Reason.String())
+		i.stopClient()
+		i.forgetLink(ctx)
+		i.setDesired(ctx, store.DesiredStopped)
+		i.setState(StateLoggedOut, ReasonRemoteLogout)
+	case *events.StreamReplaced:
+		i.stopClient()
+		i.setDesired(ctx, store.DesiredStopped)
+		i.setState(StateDisconnected, ReasonStreamReplaced)
+	case *events.ClientOutdated:
+		i.stopClient()
+		i.setState(StateFailed, ReasonClientOutdated)
+	case *events.TemporaryBan:
+		i.stopClient()
+		i.setState(StateFailed, ReasonTempBanned)
+	case *events.ConnectFailure:
+		i.log.Warn("connect failure", "reason", e.Reason, "message", e.Message)
+		i.scheduleRetry(StateFailed, ReasonConnectFailure)
+	}
+}
+
+// pairCode asks for a phone-number pairing code; the instance must be
+// showing a QR code (the same registration connection is used).
+func (i *instance) pairCode(ctx context.Context, phone string) (string, error) {
+	if i.row.State != StateScanQR || i.cli == nil {
+		return "", &StateError{Err: ErrNotAwaitingQR, State: i.row.State}
+	}
+	code, err := i.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+	if err != nil {
+		if errors.Is(err, whatsmeow.ErrPhoneNumberTooShort) || errors.Is(err, whatsmeow.ErrPhoneNumberIsNotInternational) {
+			return "", invalid("phone", err.Error())
+		}
+		return "", fmt.Errorf("instance: pair code: %w", err)
+	}
+	if i.row.Phone != phone {
+		_ = i.saveRow(ctx, func(r *store.Instance) { r.Phone = phone })
+	}
+	return code, nil
+}

@@ -1,0 +1,323 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+
+	"github.com/meowgate/meowgate/store"
+)
+
+// instance is the actor of one WhatsApp number. Its goroutine (run) is the
+// only one that touches row, settings, cli and the state; everybody else
+// posts closures to its mailbox and reads the published snapshot.
+type instance struct {
+	m   *Manager
+	id  string
+	log *slog.Logger
+
+	// mailbox: unbounded, so whatsmeow's event handlers never block on us.
+	mbMu   sync.Mutex
+	mb     []func()
+	wake   chan struct{}
+	done   chan struct{}
+	closed bool
+
+	snap    atomic.Pointer[snapshot]
+	watchMu sync.Mutex
+	watchCh chan struct{}
+
+	// Owned by the actor goroutine.
+	row        *store.Instance
+	settings   Settings
+	webhook    Webhook
+	cli        *whatsmeow.Client
+	gen        int // bumps with every client; events of older ones are dropped
+	qr         *QR
+	qrCancel   context.CancelFunc
+	retries    int
+	retryTimer *time.Timer
+	loggingOut bool
+}
+
+// snapshot is the published, immutable view of an instance.
+type snapshot struct {
+	info *Info
+	json []byte
+	qr   *QR
+}
+
+func (m *Manager) newInstance(row *store.Instance) (*instance, error) {
+	inst := &instance{
+		m: m, id: row.ID, row: row, log: m.log.With("instance", row.Name),
+		wake: make(chan struct{}, 1), done: make(chan struct{}), watchCh: make(chan struct{}),
+		settings: m.opts.Defaults,
+	}
+	if len(row.Settings) > 0 {
+		if err := json.Unmarshal(row.Settings, &inst.settings); err != nil {
+			return nil, fmt.Errorf("instance %s: stored settings: %w", row.Name, err)
+		}
+	}
+	if len(row.Webhook) > 0 {
+		if err := json.Unmarshal(row.Webhook, &inst.webhook); err != nil {
+			return nil, fmt.Errorf("instance %s: stored webhook: %w", row.Name, err)
+		}
+	}
+	if row.State == "" {
+		row.State = StateCreated
+	}
+	inst.publish()
+	return inst, nil
+}
+
+func (i *instance) name() string { return i.snapshot().info.Name }
+
+// post queues f to run on the actor goroutine.
+func (i *instance) post(f func()) bool {
+	i.mbMu.Lock()
+	if i.closed {
+		i.mbMu.Unlock()
+		return false
+	}
+	i.mb = append(i.mb, f)
+	i.mbMu.Unlock()
+	select {
+	case i.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// do runs f on the actor goroutine and waits for its result.
+func (i *instance) do(ctx context.Context, f func() error) error {
+	res := make(chan error, 1)
+	if !i.post(func() { res <- f() }) {
+		return ErrNotFound
+	}
+	select {
+	case err := <-res:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (i *instance) run() {
+	defer close(i.done)
+	for {
+		i.mbMu.Lock()
+		batch := i.mb
+		i.mb = nil
+		closed := i.closed
+		i.mbMu.Unlock()
+		for _, f := range batch {
+			f()
+		}
+		if closed && len(batch) == 0 {
+			return
+		}
+		if len(batch) == 0 {
+			<-i.wake
+		}
+	}
+}
+
+// close stops the actor after the queued work.
+func (i *instance) close() {
+	i.mbMu.Lock()
+	i.closed = true
+	i.mbMu.Unlock()
+	select {
+	case i.wake <- struct{}{}:
+	default:
+	}
+	<-i.done
+}
+
+func (i *instance) snapshot() *snapshot { return i.snap.Load() }
+
+// publish rebuilds the snapshot from the actor's state and wakes watchers.
+func (i *instance) publish() {
+	r := i.row
+	info := &Info{
+		ID: r.ID, Name: r.Name, DeviceName: r.DeviceName, State: r.State, Connection: Connection(r.State),
+		Reason: r.Reason, Since: r.StateSince, Phone: r.Phone, JID: r.JID, PushName: r.PushName,
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Settings: i.settings, Webhook: i.webhook.View(),
+		Proxy: ProxyView{URL: MaskProxy(r.ProxyURL)},
+	}
+	if info.DeviceName == "" {
+		info.DeviceName = i.m.opts.DeviceName
+	}
+	b, _ := json.Marshal(info)
+	i.snap.Store(&snapshot{info: info, json: b, qr: i.qr})
+	i.watchMu.Lock()
+	close(i.watchCh)
+	i.watchCh = make(chan struct{})
+	i.watchMu.Unlock()
+}
+
+func (i *instance) watch() (<-chan struct{}, *snapshot) {
+	i.watchMu.Lock()
+	ch := i.watchCh
+	i.watchMu.Unlock()
+	return ch, i.snapshot()
+}
+
+// waitQR waits for a QR code, or returns early with a StateError once the
+// instance is in a state that shows none.
+func (i *instance) waitQR(ctx context.Context) (*QR, error) {
+	for {
+		ch, snap := i.watch()
+		switch st := snap.info.State; {
+		case st == StateScanQR && snap.qr != nil:
+			return snap.qr, nil
+		case st != StateStarting && st != StateScanQR:
+			return nil, &StateError{Err: ErrNotAwaitingQR, State: st}
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, &StateError{Err: ErrNotAwaitingQR, State: i.snapshot().info.State}
+		}
+	}
+}
+
+func (i *instance) state() string { return i.row.State }
+
+// setState records a state change and its event in one transaction.
+func (i *instance) setState(state, reason string) {
+	prev := i.row.State
+	if prev == state && i.row.Reason == reason {
+		return
+	}
+	now := time.Now().UTC()
+	data, _ := json.Marshal(map[string]any{
+		"state": state, "previous": prev, "reason": reason, "connection": Connection(state), "since": now,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := i.m.store.SetState(ctx, i.id, state, reason, now, &store.Event{Type: EventState, Data: data}); err != nil {
+		i.log.Error("cannot record state", "state", state, "err", err)
+	}
+	i.row.State, i.row.Reason, i.row.StateSince = state, reason, now
+	if state != StateScanQR {
+		i.qr = nil
+	}
+	i.log.Info("state", "state", state, "previous", prev, "reason", reason)
+	i.publish()
+}
+
+func (i *instance) saveRow(ctx context.Context, change func(r *store.Instance)) error {
+	row := *i.row
+	change(&row)
+	if err := i.m.store.UpdateInstance(ctx, &row); err != nil {
+		return fmt.Errorf("instance %s: save: %w", row.Name, err)
+	}
+	*i.row = row
+	i.publish()
+	return nil
+}
+
+func (i *instance) setDesired(ctx context.Context, d string) {
+	if i.row.Desired == d {
+		return
+	}
+	if err := i.saveRow(ctx, func(r *store.Instance) { r.Desired = d }); err != nil {
+		i.log.Error("cannot record desired state", "err", err)
+	}
+}
+
+func (i *instance) update(ctx context.Context, p UpdateParams) error {
+	fields := map[string]string{}
+	settings, webhook, proxy := i.settings, i.webhook, i.row.ProxyURL
+	if p.DeviceName != nil && len(*p.DeviceName) > 64 {
+		fields["device_name"] = "must be at most 64 characters"
+	}
+	if err := mergeInput(fields, p.Settings, p.Webhook, p.Proxy, &settings, &webhook, &proxy); err != nil {
+		return err
+	}
+	if len(fields) > 0 {
+		return &ValidationError{Fields: fields}
+	}
+	sj, _ := json.Marshal(settings)
+	wj, _ := json.Marshal(webhook)
+	proxyChanged := proxy != i.row.ProxyURL
+	err := i.saveRow(ctx, func(r *store.Instance) {
+		if p.DeviceName != nil {
+			r.DeviceName = *p.DeviceName
+		}
+		r.Settings, r.Webhook, r.ProxyURL = sj, wj, proxy
+	})
+	if err != nil {
+		return err
+	}
+	i.settings, i.webhook = settings, webhook
+	i.publish()
+	if proxyChanged && i.cli != nil {
+		// A new proxy needs a new connection.
+		i.start(ReasonRestart)
+	}
+	return nil
+}
+
+func (i *instance) shutdown() {
+	if i.cli == nil {
+		return
+	}
+	i.stopClient()
+	i.setState(StateDisconnected, ReasonShutdown)
+}
+
+func (i *instance) logout(ctx context.Context) error {
+	if i.row.JID == "" {
+		return &StateError{Err: ErrNotPaired, State: i.row.State}
+	}
+	i.loggingOut = true
+	defer func() { i.loggingOut = false }()
+	if i.cli != nil && i.cli.IsLoggedIn() {
+		if err := i.cli.Logout(ctx); err != nil {
+			i.log.Warn("logout request failed; removing the device keys here", "err", err)
+			i.deleteDevice(ctx)
+		}
+	} else {
+		// Offline: WhatsApp cannot be told; the phone lists the device until
+		// it is removed there. Forget the keys so it can never log in again.
+		i.deleteDevice(ctx)
+	}
+	i.stopClient()
+	i.forgetLink(ctx)
+	i.setDesired(ctx, store.DesiredStopped)
+	i.setState(StateLoggedOut, ReasonUserRequest)
+	return nil
+}
+
+func (i *instance) forgetLink(ctx context.Context) {
+	if err := i.saveRow(ctx, func(r *store.Instance) { r.JID, r.LID = "", "" }); err != nil {
+		i.log.Error("cannot clear link", "err", err)
+	}
+}
+
+func (i *instance) delete(ctx context.Context) error {
+	if i.row.JID != "" {
+		if i.cli != nil && i.cli.IsLoggedIn() {
+			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			if err := i.cli.Logout(lctx); err != nil {
+				i.log.Warn("logout before delete failed", "err", err)
+			}
+			cancel()
+		}
+		i.deleteDevice(ctx)
+	}
+	i.stopClient()
+	if err := i.m.store.DeleteInstance(ctx, i.id); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("instance: delete: %w", err)
+	}
+	return nil
+}

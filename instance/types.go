@@ -1,0 +1,295 @@
+// Package instance runs WhatsApp instances: a Manager owns one actor per
+// instance, and each actor owns its whatsmeow client, its state machine and
+// its settings. The api package calls the Manager; the store keeps the rows.
+package instance
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// States of an instance (design.md "Instance states").
+const (
+	StateCreated      = "created"
+	StateStarting     = "starting"
+	StateScanQR       = "scan_qr"
+	StateConnected    = "connected"
+	StateDisconnected = "disconnected"
+	StateFailed       = "failed"
+	StateLoggedOut    = "logged_out"
+)
+
+// Reasons carried by state changes.
+const (
+	ReasonUserRequest     = "user_request"
+	ReasonNetwork         = "network"
+	ReasonStreamReplaced  = "stream_replaced"
+	ReasonRemoteLogout    = "remote_logout"
+	ReasonQRTimeout       = "qr_timeout"
+	ReasonClientOutdated  = "client_outdated"
+	ReasonProxyError      = "proxy_error"
+	ReasonPaired          = "paired"
+	ReasonLoggedIn        = "logged_in"
+	ReasonShutdown        = "shutdown"
+	ReasonRestart         = "restart"
+	ReasonKeepaliveTimout = "keepalive_timeout"
+	ReasonTempBanned      = "temporarily_banned"
+	ReasonConnectFailure  = "connect_failure"
+	ReasonPairError       = "pair_error"
+	ReasonDeviceMissing   = "device_missing"
+)
+
+// Event types in the event log.
+const (
+	EventState        = "instance.state"
+	EventQR           = "instance.qr"
+	EventMsgReceived  = "message.received"
+	EventMsgSent      = "message.sent"
+	EventMsgStatus    = "message.status"
+	EventMsgEcho      = "message.echo"
+	EventCallReceived = "call.received"
+	EventWebhook      = "webhook.disabled"
+)
+
+// EventTypes lists every event type a webhook may filter on.
+var EventTypes = []string{EventState, EventQR, EventMsgReceived, EventMsgSent, EventMsgStatus, EventMsgEcho, EventCallReceived, EventWebhook}
+
+// Connection is the Evolution-style view of a state.
+func Connection(state string) string {
+	switch state {
+	case StateConnected:
+		return "open"
+	case StateStarting, StateScanQR:
+		return "connecting"
+	default:
+		return "close"
+	}
+}
+
+// Errors the api maps to HTTP statuses.
+var (
+	ErrNotFound         = errors.New("instance not found")
+	ErrNameTaken        = errors.New("an instance with that name already exists")
+	ErrAlreadyConnected = errors.New("instance is already connected or connecting")
+	ErrNotConnected     = errors.New("instance is not connected")
+	ErrNotPaired        = errors.New("instance is not linked to a phone")
+	ErrNotAwaitingQR    = errors.New("instance is not waiting for a QR scan")
+	ErrClosed           = errors.New("instance manager is shut down")
+)
+
+// StateError is a conflict with the instance's current state.
+type StateError struct {
+	Err   error
+	State string
+}
+
+func (e *StateError) Error() string { return fmt.Sprintf("%v (state %s)", e.Err, e.State) }
+func (e *StateError) Unwrap() error { return e.Err }
+
+// ValidationError lists bad input fields and what is wrong with each.
+type ValidationError struct{ Fields map[string]string }
+
+func (e *ValidationError) Error() string {
+	keys := make([]string, 0, len(e.Fields))
+	for k := range e.Fields {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = k + ": " + e.Fields[k]
+	}
+	return "invalid input: " + strings.Join(parts, "; ")
+}
+
+func invalid(field, msg string) error {
+	return &ValidationError{Fields: map[string]string{field: msg}}
+}
+
+// Info is the API view of an instance (design.md "The instance object").
+type Info struct {
+	ID         string      `json:"id"`
+	Name       string      `json:"name"`
+	DeviceName string      `json:"device_name"`
+	State      string      `json:"state"`
+	Connection string      `json:"connection"`
+	Reason     string      `json:"reason"`
+	Since      time.Time   `json:"since"`
+	Phone      string      `json:"phone"`
+	JID        string      `json:"jid"`
+	PushName   string      `json:"push_name"`
+	CreatedAt  time.Time   `json:"created_at"`
+	UpdatedAt  time.Time   `json:"updated_at"`
+	Settings   Settings    `json:"settings"`
+	Webhook    WebhookView `json:"webhook"`
+	Proxy      ProxyView   `json:"proxy"`
+	Counts     Counts      `json:"counts"`
+	Queue      QueueInfo   `json:"queue"`
+}
+
+// Counts are the instance's stored totals.
+type Counts struct {
+	Messages int `json:"messages"`
+	Chats    int `json:"chats"`
+	Contacts int `json:"contacts"`
+}
+
+// QueueInfo summarises the send queue.
+type QueueInfo struct {
+	Pending int `json:"pending"`
+}
+
+// StateView is the body of GET …/state.
+type StateView struct {
+	Name       string    `json:"name"`
+	State      string    `json:"state"`
+	Connection string    `json:"connection"`
+	Reason     string    `json:"reason"`
+	Since      time.Time `json:"since"`
+	Phone      string    `json:"phone"`
+	JID        string    `json:"jid"`
+	PushName   string    `json:"push_name"`
+}
+
+// StateView returns the state part of the instance.
+func (i *Info) StateView() StateView {
+	return StateView{Name: i.Name, State: i.State, Connection: i.Connection, Reason: i.Reason, Since: i.Since,
+		Phone: i.Phone, JID: i.JID, PushName: i.PushName}
+}
+
+// QR is the current pairing code of an instance.
+type QR struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,50}$`)
+
+// ValidName reports whether s may name an instance.
+func ValidName(s string) bool { return nameRE.MatchString(s) }
+
+var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// ValidPhone reports whether s is an E.164 number ("+" and 7–15 digits).
+func ValidPhone(s string) bool { return e164RE.MatchString(s) }
+
+// Webhook is an instance's webhook configuration as stored.
+type Webhook struct {
+	URL          string            `json:"url"`
+	Enabled      bool              `json:"enabled"`
+	Secret       string            `json:"secret,omitempty"`
+	Headers      map[string]string `json:"headers,omitempty"`
+	Events       []string          `json:"events,omitempty"`
+	IncludeMedia bool              `json:"include_media"`
+}
+
+// WebhookView is the webhook as the API shows it: the secret is write-only.
+type WebhookView struct {
+	URL          string            `json:"url"`
+	Enabled      bool              `json:"enabled"`
+	Events       []string          `json:"events"`
+	Headers      map[string]string `json:"headers"`
+	HasSecret    bool              `json:"has_secret"`
+	IncludeMedia bool              `json:"include_media"`
+}
+
+// View hides the secret.
+func (w Webhook) View() WebhookView {
+	v := WebhookView{URL: w.URL, Enabled: w.Enabled, Events: w.Events, Headers: w.Headers, HasSecret: w.Secret != "", IncludeMedia: w.IncludeMedia}
+	if v.Events == nil {
+		v.Events = []string{}
+	}
+	if v.Headers == nil {
+		v.Headers = map[string]string{}
+	}
+	return v
+}
+
+// Validate checks the webhook; an empty URL means "no webhook".
+func (w Webhook) Validate() map[string]string {
+	p := map[string]string{}
+	if w.URL != "" {
+		u, err := url.Parse(w.URL)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			p["webhook.url"] = "must be an http:// or https:// URL"
+		}
+	} else if w.Enabled {
+		p["webhook.url"] = "is required when the webhook is enabled"
+	}
+	for _, e := range w.Events {
+		known := false
+		for _, k := range EventTypes {
+			known = known || e == k
+		}
+		if !known {
+			p["webhook.events"] = fmt.Sprintf("unknown event type %q (known: %s)", e, strings.Join(EventTypes, ", "))
+		}
+	}
+	for k := range w.Headers {
+		if k == "" || strings.ContainsAny(k, " :\r\n") {
+			p["webhook.headers"] = fmt.Sprintf("invalid header name %q", k)
+		}
+	}
+	if len(w.Secret) > 256 {
+		p["webhook.secret"] = "must be at most 256 characters"
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	return p
+}
+
+// ProxyView is the proxy as shown: any password is masked.
+type ProxyView struct {
+	URL string `json:"url"`
+}
+
+// MaskProxy hides the password of a proxy URL for responses and logs.
+func MaskProxy(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.User == nil {
+		return raw
+	}
+	if _, has := u.User.Password(); has {
+		u.User = url.UserPassword(u.User.Username(), "xxxxx")
+	}
+	return u.String()
+}
+
+// validateProxy accepts http, https and socks5 proxy URLs.
+func validateProxy(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
+		return invalid("proxy.url", "must be an http://, https:// or socks5:// URL with a host")
+	}
+	return nil
+}
+
+// decodeInto merges a partial JSON object into dst, rejecting unknown fields
+// and reporting type errors against prefix.field.
+func decodeInto(prefix string, raw json.RawMessage, dst any) error {
+	dec := json.NewDecoder(strings.NewReader(string(raw)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(dst); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			return invalid(prefix+"."+te.Field, "has the wrong type: want "+te.Type.String())
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return invalid(prefix+"."+f, "unknown field")
+		default:
+			return invalid(prefix, "must be a JSON object")
+		}
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Event is one entry of the event log.
+//
+// IDs grow in commit order: every write goes through the one write
+// connection, so a reader that has seen id N will never later find a new
+// event with an id below N. "after=N" is therefore a complete resume point.
+type Event struct {
+	ID         int64
+	InstanceID string
+	Type       string
+	Data       json.RawMessage // JSON; empty means {}
+	CreatedAt  time.Time       // zero means now
+}
+
+// Limits for ListEvents.
+const (
+	DefaultEventLimit = 100
+	MaxEventLimit     = 1000
+)
+
+// AppendEvent appends ev to the log and returns it with ID and CreatedAt set.
+// It fails with ErrNotFound if the instance does not exist.
+func (s *Store) AppendEvent(ctx context.Context, ev Event) (Event, error) {
+	var out Event
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		out, err = appendEventTx(ctx, tx, ev)
+		return err
+	})
+	if err != nil {
+		return Event{}, err
+	}
+	s.events.signal()
+	return out, nil
+}
+
+// appendEventTx inserts ev inside tx. The caller must call s.events.signal()
+// after a successful commit, never before: a woken reader must find the row.
+func appendEventTx(ctx context.Context, tx *sql.Tx, ev Event) (Event, error) {
+	if ev.InstanceID == "" || ev.Type == "" {
+		return Event{}, errors.New("store: event needs an instance id and a type")
+	}
+	data, err := jsonText("event data", ev.Data, "{}")
+	if err != nil {
+		return Event{}, err
+	}
+	if ev.CreatedAt.IsZero() {
+		ev.CreatedAt = now()
+	}
+	ev.CreatedAt = fromMS(toMS(ev.CreatedAt))
+	ev.Data = json.RawMessage(data)
+	err = tx.QueryRowContext(ctx,
+		`INSERT INTO events (instance_id, type, data, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
+		ev.InstanceID, ev.Type, data, toMS(ev.CreatedAt)).Scan(&ev.ID)
+	if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
+		return Event{}, fmt.Errorf("store: append event: instance %q: %w", ev.InstanceID, ErrNotFound)
+	}
+	if err != nil {
+		return Event{}, fmt.Errorf("store: append event: %w", err)
+	}
+	return ev, nil
+}
+
+// ListEvents returns up to limit events with ID > after, oldest first, of one
+// instance or, with instanceID "", of all. limit <= 0 means
+// DefaultEventLimit; it is capped at MaxEventLimit.
+func (s *Store) ListEvents(ctx context.Context, instanceID string, after int64, limit int) ([]Event, error) {
+	if limit <= 0 {
+		limit = DefaultEventLimit
+	}
+	limit = min(limit, MaxEventLimit)
+	var (
+		rows *sql.Rows
+		err  error
+	)
+	const cols = `SELECT id, instance_id, type, data, created_at FROM events `
+	if instanceID == "" {
+		rows, err = s.read.QueryContext(ctx, cols+`WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	} else {
+		rows, err = s.read.QueryContext(ctx, cols+`WHERE instance_id = ? AND id > ? ORDER BY id LIMIT ?`, instanceID, after, limit)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: list events: %w", err)
+	}
+	defer rows.Close()
+	evs := make([]Event, 0, min(limit, 64))
+	for rows.Next() {
+		var (
+			ev   Event
+			data string
+			at   int64
+		)
+		if err := rows.Scan(&ev.ID, &ev.InstanceID, &ev.Type, &data, &at); err != nil {
+			return nil, fmt.Errorf("store: list events: %w", err)
+		}
+		ev.Data = json.RawMessage(data)
+		ev.CreatedAt = fromMS(at)
+		evs = append(evs, ev)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: list events: %w", err)
+	}
+	return evs, nil
+}
+
+// LastEventID returns the highest event id ever assigned (0 if none), even if
+// that event has since been deleted: the tail from which a new SSE stream
+// starts.
+func (s *Store) LastEventID(ctx context.Context) (int64, error) {
+	var id int64
+	err := s.read.QueryRowContext(ctx, `SELECT seq FROM sqlite_sequence WHERE name = 'events'`).Scan(&id)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return 0, fmt.Errorf("store: last event id: %w", err)
+	}
+	return id, nil
+}
+
+// EventsNotify returns a channel that is closed after the next commit that
+// appends an event. Every call after that returns a new channel. To wait for
+// events without missing one, take the channel first, then read:
+//
+//	for {
+//		wake := st.EventsNotify()
+//		evs, _ := st.ListEvents(ctx, id, after, 100)
+//		// … send evs, advance after …
+//		if len(evs) == 0 {
+//			select {
+//			case <-wake:
+//			case <-ctx.Done():
+//				return
+//			}
+//		}
+//	}
+//
+// Wake-ups carry no data and may be spurious (another instance's event).
+func (s *Store) EventsNotify() <-chan struct{} { return s.events.wait() }
+
+// broadcaster wakes all waiters at once by closing the current channel and
+// replacing it; no waiter needs registering, and none can be left behind.
+type broadcaster struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+func (b *broadcaster) init() { b.ch = make(chan struct{}) }
+
+func (b *broadcaster) wait() <-chan struct{} {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.ch
+}
+
+func (b *broadcaster) signal() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	close(b.ch)
+	b.ch = make(chan struct{})
+}
