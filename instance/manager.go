@@ -145,6 +145,7 @@ func (m *Manager) Close() {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
 			_ = inst.do(ctx, func() error { inst.shutdown(); return nil })
+			inst.close()
 		}()
 	}
 	wg.Wait()
