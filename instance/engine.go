@@ -83,7 +83,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	if dev == nil {
 		dev = container.NewDevice()
 	}
-	cli := whatsmeow.NewClient(dev, store.WALogger(i.m.log.With("instance", i.row.Name), "whatsmeow"))
+	cli := whatsmeow.NewClient(dev, store.WALogger(i.m.opts.WALog.With("instance", i.row.Name), "whatsmeow"))
 	cli.EnableAutoReconnect = true
 	cli.AutoReconnectHook = func(error) bool {
 		// whatsmeow waits errors×2 s between tries; cap it at a minute.

@@ -21,8 +21,8 @@ import (
 type Options struct {
 	Store *store.Store
 	Log   *slog.Logger
-	// WALogLevel is the lowest whatsmeow log level passed on to Log.
-	WALogLevel slog.Level
+	// WALog receives whatsmeow's own logs (usually Log at a higher level).
+	WALog *slog.Logger
 	// DeviceName is shown on the phone for instances without their own.
 	DeviceName string
 	// Defaults are the settings of new instances.
@@ -57,6 +57,9 @@ type Manager struct {
 func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.Log == nil {
 		opts.Log = slog.Default()
+	}
+	if opts.WALog == nil {
+		opts.WALog = opts.Log
 	}
 	if opts.DeviceName == "" {
 		opts.DeviceName = "meowgate"
@@ -615,3 +618,6 @@ func hashToken(t string) string {
 	h := sha256.Sum256([]byte(t))
 	return hex.EncodeToString(h[:])
 }
+
+// LastEventID is the newest event id, where a live stream starts.
+func (m *Manager) LastEventID(ctx context.Context) (int64, error) { return m.store.LastEventID(ctx) }

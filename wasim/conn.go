@@ -45,6 +45,7 @@ type conn struct {
 
 	mu       sync.Mutex
 	device   types.JID // set once logged in
+	unacked  map[string]int // "tag/id" of stanzas the client has yet to ack
 	waiters  map[string]chan *waBinary.Node
 	codeHook chan *waBinary.Node // companion_finish of a code pairing
 	pairCode *pairCodeState
@@ -57,7 +58,7 @@ func accept(s *Server, w http.ResponseWriter, r *http.Request) (*conn, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(socket.FrameMaxSize + 64)
-	c := &conn{s: s, ws: ws, waiters: map[string]chan *waBinary.Node{}}
+	c := &conn{s: s, ws: ws, waiters: map[string]chan *waBinary.Node{}, unacked: map[string]int{}}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	s.mu.Lock()
 	s.allConns[c] = struct{}{}
@@ -294,6 +295,7 @@ func (c *conn) login(p *waWa6.ClientPayload) error {
 	s.mu.Lock()
 	old := s.conns[device.String()]
 	s.conns[device.String()] = c
+	s.obs.logins[device.String()]++
 	s.notify()
 	s.mu.Unlock()
 	if old != nil && old != c {
@@ -314,6 +316,10 @@ func (c *conn) send(n waBinary.Node) error {
 	data, err := waBinary.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("marshal %s: %w", n.Tag, err)
+	}
+	if id, _ := n.Attrs["id"].(string); id != "" && ackedTags[n.Tag] {
+		// Recorded before the write, so the answer cannot come first.
+		c.track(n.Tag+"/"+id, 1)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
@@ -346,6 +352,31 @@ func (c *conn) iq(ctx context.Context, n waBinary.Node) (*waBinary.Node, error) 
 	case <-c.ctx.Done():
 		return nil, errors.New("wasim: connection closed")
 	}
+}
+
+// ackedTags are the stanzas a client answers with an <ack> (or, for a
+// message, with a <receipt>); Idle waits for those answers.
+var ackedTags = map[string]bool{"message": true, "receipt": true, "notification": true, "call": true}
+
+// track counts a stanza sent (+1) or answered (-1) on this connection.
+func (c *conn) track(key string, delta int) {
+	c.mu.Lock()
+	if n := c.unacked[key] + delta; n > 0 {
+		c.unacked[key] = n
+	} else {
+		delete(c.unacked, key)
+	}
+	c.mu.Unlock()
+	c.s.mu.Lock()
+	c.s.notify()
+	c.s.mu.Unlock()
+}
+
+// quiet reports whether the client answered everything sent to it.
+func (c *conn) quiet() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed || len(c.unacked) == 0
 }
 
 func (c *conn) loggedIn() types.JID {

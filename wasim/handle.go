@@ -24,7 +24,11 @@ func (c *conn) handle(n *waBinary.Node) {
 		c.handleChatState(n)
 	case "call":
 		c.handleCall(n)
-	case "ack", "ib":
+	case "ack":
+		class, _ := n.Attrs["class"].(string)
+		id, _ := n.Attrs["id"].(string)
+		c.track(class+"/"+id, -1)
+	case "ib":
 	default:
 		c.s.log.Debug("wasim: unhandled node", "tag", n.Tag)
 	}

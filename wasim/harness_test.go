@@ -21,6 +21,15 @@ import (
 
 const waitTimeout = 15 * time.Second
 
+func TestMain(m *testing.M) {
+	// No keepalive pings during the tests: a ping sent from whatsmeow's
+	// keepalive goroutine could overlap a test closing the socket (see
+	// tclient.settle). The simulator answers them like any other iq.
+	whatsmeow.KeepAliveIntervalMin = time.Hour
+	whatsmeow.KeepAliveIntervalMax = time.Hour + time.Minute
+	os.Exit(m.Run())
+}
+
 func testLogger(t testing.TB) *slog.Logger {
 	if os.Getenv("WASIM_DEBUG") != "" {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
@@ -43,7 +52,18 @@ func newSim(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { s.Close() })
+	t.Cleanup(func() {
+		// Clients created after this simulator are cleaned up after it
+		// closes: let their traffic settle first (see tclient.settle).
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if s.ctx.Err() == nil {
+			if err := s.Wait(ctx, s.Idle); err != nil {
+				t.Errorf("simulator not idle at the end of the test: %v", err)
+			}
+		}
+		s.Close()
+	})
 	return s
 }
 
@@ -53,6 +73,9 @@ type tclient struct {
 	t     testing.TB
 	cli   *whatsmeow.Client
 	db    *sql.DB
+	sim   *Server   // the simulator it talks to, for settle
+	path  string    // device store file
+	jid   types.JID // set by pairClient
 	store *sqlstore.Container
 
 	mu     sync.Mutex
@@ -60,37 +83,60 @@ type tclient struct {
 	notify chan struct{}
 }
 
-func openClientStore(t testing.TB, path string) (*sql.DB, *sqlstore.Container) {
-	t.Helper()
-	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
+func openClientStore(driver, path string) (*sql.DB, *sqlstore.Container, error) {
+	db, err := sql.Open(driver, "file:"+path+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate")
 	if err != nil {
-		t.Fatal(err)
+		return nil, nil, err
 	}
 	db.SetMaxOpenConns(1)
 	c := sqlstore.NewWithDB(db, "sqlite3", waLog.Noop)
 	if err := c.Upgrade(context.Background()); err != nil {
-		t.Fatal(err)
+		db.Close()
+		return nil, nil, err
 	}
-	return db, c
+	return db, c, nil
 }
 
 // newClient creates a client over the device store at path (a new file in
-// a temp dir when path is ""): unpaired if the store has no device.
+// a temp dir when path is "", in memory for ":memory:"): unpaired if the
+// store has no device.
 func newClient(t testing.TB, sim *Server, path string) *tclient {
 	t.Helper()
-	if path == "" {
-		path = filepath.Join(t.TempDir(), "client.db")
-	}
-	db, c := openClientStore(t, path)
-	dev, err := c.GetFirstDevice(context.Background())
+	tc, err := newClientE(t, sim, path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return wrapClient(t, sim, db, c, dev)
+	return tc
+}
+
+// newClientE is newClient for any goroutine: it reports errors instead of
+// failing the test (t is used only for TempDir and Cleanup).
+func newClientE(t testing.TB, sim *Server, path string) (*tclient, error) {
+	return newClientDriver(t, sim, cachedSQLite, path)
+}
+
+// newClientDriver is newClientE with the device store opened through the
+// given database/sql driver.
+func newClientDriver(t testing.TB, sim *Server, driver, path string) (*tclient, error) {
+	if path == "" {
+		path = filepath.Join(t.TempDir(), "client.db")
+	}
+	db, c, err := openClientStore(driver, path)
+	if err != nil {
+		return nil, err
+	}
+	dev, err := c.GetFirstDevice(context.Background())
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	tc := wrapClient(t, sim, db, c, dev)
+	tc.path = path
+	return tc, nil
 }
 
 func wrapClient(t testing.TB, sim *Server, db *sql.DB, c *sqlstore.Container, dev *store.Device) *tclient {
-	tc := &tclient{t: t, db: db, store: c, notify: make(chan struct{})}
+	tc := &tclient{t: t, sim: sim, db: db, store: c, notify: make(chan struct{})}
 	log := waLog.Noop
 	if os.Getenv("WASIM_DEBUG") != "" {
 		log = waLog.Stdout("client", "DEBUG", false)
@@ -105,33 +151,87 @@ func wrapClient(t testing.TB, sim *Server, db *sql.DB, c *sqlstore.Container, de
 		tc.mu.Unlock()
 	})
 	t.Cleanup(func() {
+		if err := tc.settle(); err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
 		tc.cli.Disconnect()
 		db.Close()
 	})
 	return tc
 }
 
+// settle lets the traffic between the client and the simulator die down
+// before the socket is closed: the simulator waits until the client has
+// acknowledged everything, then the calling goroutine makes one round trip
+// through the client's socket.
+//
+// This works around a data race in whatsmeow itself (socket/framesocket.go:
+// SendFrame reads fs.conn without the lock Close writes it under): closing
+// while a background goroutine still sends an ack or receipt trips -race.
+// The round trip takes the noise socket's write lock after those senders,
+// which orders their sends before the close.
+func (tc *tclient) settle() error {
+	if tc.sim != nil && tc.sim.ctx.Err() == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		if err := tc.sim.Wait(ctx, tc.sim.Idle); err != nil {
+			return fmt.Errorf("simulator not idle: %w", err)
+		}
+	}
+	if tc.cli.IsLoggedIn() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+		defer cancel()
+		tc.cli.DangerousInternals().SendKeepAlive(ctx)
+	}
+	return nil
+}
+
+// quiesce is settle for the test goroutine; call it before the client's
+// socket is closed from either side (Disconnect, Kick, Unlink, sim.Close…).
+func (tc *tclient) quiesce() {
+	tc.t.Helper()
+	if err := tc.settle(); err != nil {
+		tc.t.Fatal(err)
+	}
+}
+
+// disconnect settles the traffic and closes the client's socket.
+func (tc *tclient) disconnect() {
+	tc.t.Helper()
+	tc.quiesce()
+	tc.cli.Disconnect()
+}
+
 // waitEvent waits for the first event at or after index from that matches;
 // it returns the event and the index after it.
 func waitEvent[T any](tc *tclient, from int, match func(T) bool) (T, int) {
 	tc.t.Helper()
-	deadline := time.After(waitTimeout)
+	e, next, err := awaitEvent(tc, from, waitTimeout, match)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	return e, next
+}
+
+// awaitEvent is waitEvent for any goroutine: it returns an error on timeout.
+func awaitEvent[T any](tc *tclient, from int, timeout time.Duration, match func(T) bool) (T, int, error) {
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
 	for {
 		tc.mu.Lock()
 		for i := from; i < len(tc.events); i++ {
 			if e, ok := tc.events[i].(T); ok && (match == nil || match(e)) {
 				tc.mu.Unlock()
-				return e, i + 1
+				return e, i + 1, nil
 			}
 		}
 		ch := tc.notify
 		tc.mu.Unlock()
 		select {
 		case <-ch:
-		case <-deadline:
+		case <-deadline.C:
 			var zero T
-			tc.t.Fatalf("timed out waiting for %T; events so far: %s", zero, tc.eventNames())
-			return zero, from
+			return zero, from, fmt.Errorf("timed out waiting for %T; events so far: %s", zero, tc.eventNames())
 		}
 	}
 }
@@ -171,22 +271,44 @@ func pair(t testing.TB, sim *Server, phone string) *tclient {
 
 func pairClient(t testing.TB, sim *Server, tc *tclient, phone string) types.JID {
 	t.Helper()
-	m := tc.mark()
-	if err := tc.cli.Connect(); err != nil {
-		t.Fatal(err)
-	}
-	qr, _ := waitEvent[*events.QR](tc, m, nil)
-	jid, err := sim.Scan(context.Background(), qr.Codes[0], phone)
+	jid, err := pairClientE(sim, tc, phone, waitTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps, _ := waitEvent[*events.PairSuccess](tc, m, nil)
-	if ps.ID != jid {
-		t.Fatalf("PairSuccess ID %s, simulator linked %s", ps.ID, jid)
+	return jid
+}
+
+// pairClientE connects an unpaired client, has the phone scan its first QR
+// code and waits until the client is paired and logged in. It is safe to
+// call from any goroutine.
+func pairClientE(sim *Server, tc *tclient, phone string, timeout time.Duration) (types.JID, error) {
+	m := tc.mark()
+	if err := tc.cli.Connect(); err != nil {
+		return types.EmptyJID, err
 	}
-	waitEvent[*events.Connected](tc, m, nil)
+	qr, _, err := awaitEvent[*events.QR](tc, m, timeout, nil)
+	if err != nil {
+		return types.EmptyJID, err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	jid, err := sim.Scan(ctx, qr.Codes[0], phone)
+	if err != nil {
+		return types.EmptyJID, err
+	}
+	ps, _, err := awaitEvent[*events.PairSuccess](tc, m, timeout, nil)
+	if err != nil {
+		return types.EmptyJID, err
+	}
+	if ps.ID != jid {
+		return types.EmptyJID, fmt.Errorf("PairSuccess ID %s, simulator linked %s", ps.ID, jid)
+	}
+	if _, _, err := awaitEvent[*events.Connected](tc, m, timeout, nil); err != nil {
+		return types.EmptyJID, err
+	}
 	// WhatsApp delivers the push name by app-state sync, which the simulator
 	// does not model; presence needs one.
 	tc.cli.Store.PushName = "Test " + jid.User
-	return jid
+	tc.jid = jid
+	return jid, nil
 }

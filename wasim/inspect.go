@@ -69,6 +69,8 @@ type observations struct {
 	rejected        []Rejected
 	duplicates      map[string]int // "account/id" → resends
 	decryptFailures int
+	logins          map[string]int // device JID → successful logins
+	refused         int            // websocket connections refused (RefuseConnections)
 }
 
 func (s *Server) record(f func(*observations)) {
@@ -155,6 +157,20 @@ func (s *Server) RejectedMessages(phone string) (out []Rejected) {
 func (s *Server) Duplicates(phone, id string) (n int) {
 	d, _ := normalizePhone(phone)
 	s.read(func(o *observations) { n = o.duplicates[d+"/"+id] })
+	return n
+}
+
+// Logins is how many times a linked device logged in successfully (the
+// login right after pairing included).
+func (s *Server) Logins(device types.JID) (n int) {
+	s.read(func(o *observations) { n = o.logins[device.String()] })
+	return n
+}
+
+// RefusedConnections counts the websocket connections refused while
+// RefuseConnections was in effect.
+func (s *Server) RefusedConnections() (n int) {
+	s.read(func(o *observations) { n = o.refused })
 	return n
 }
 

@@ -137,11 +137,17 @@ func (s *Server) scheduleReceipts(contact *user, to types.JID, id string) {
 		}
 		s.deliverToAccount(s.ctx, to.User, waBinary.Node{Tag: "receipt", Attrs: attrs})
 	}
+	s.addScheduled(1)
 	time.AfterFunc(s.opts.DeliveryDelay, func() {
 		send("")
-		if !s.opts.NoReadReceipts {
-			time.AfterFunc(s.opts.ReadDelay, func() { send("read") })
+		if s.opts.NoReadReceipts {
+			s.addScheduled(-1)
+			return
 		}
+		time.AfterFunc(s.opts.ReadDelay, func() {
+			send("read")
+			s.addScheduled(-1)
+		})
 	})
 }
 
@@ -161,6 +167,9 @@ func (c *conn) handleReceipt(n *waBinary.Node) {
 		if iid, ok := item.Attrs["id"].(string); ok {
 			ids = append(ids, iid)
 		}
+	}
+	for _, rid := range ids {
+		c.track("message/"+rid, -1)
 	}
 	participant, _ := n.Attrs["participant"].(types.JID)
 	s.record(func(o *observations) {

@@ -74,6 +74,7 @@ type Server struct {
 	outdated       bool
 	obs            observations
 	offlinePending map[string]bool // devices with queued stanzas
+	scheduled      int             // contact receipts waiting for their timer
 	flushMu        sync.Mutex
 	changed        chan struct{}
 }
@@ -99,7 +100,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		codePairs:      make(map[string]*conn),
 		changed:        make(chan struct{}),
 		offlinePending: map[string]bool{},
-		obs:            observations{duplicates: map[string]int{}},
+		obs:            observations{duplicates: map[string]int{}, logins: map[string]int{}},
 	}
 	var err error
 	if s.cert, err = certChain(s.static); err != nil {
@@ -156,6 +157,10 @@ func (s *Server) Close() error {
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	refusing := time.Now().Before(s.refuseUntil)
+	if refusing {
+		s.obs.refused++
+		s.notify()
+	}
 	s.mu.Unlock()
 	if refusing {
 		http.Error(w, "service unavailable", http.StatusServiceUnavailable)
@@ -194,6 +199,42 @@ func (s *Server) Wait(ctx context.Context, cond func() bool) error {
 			return fmt.Errorf("wasim: waiting: %w", ctx.Err())
 		}
 	}
+}
+
+func (s *Server) addScheduled(delta int) {
+	s.mu.Lock()
+	s.scheduled += delta
+	s.notify()
+	s.mu.Unlock()
+}
+
+// Idle reports whether nothing is in flight: every message, receipt,
+// notification and call sent to a connected client has been acknowledged,
+// no queued stanza waits for a connected device, and no simulated contact
+// has a receipt scheduled. Use it (with Wait) to let traffic settle.
+func (s *Server) Idle() bool {
+	s.mu.Lock()
+	if s.scheduled > 0 {
+		s.mu.Unlock()
+		return false
+	}
+	for dev := range s.offlinePending {
+		if s.conns[dev] != nil {
+			s.mu.Unlock()
+			return false
+		}
+	}
+	cs := make([]*conn, 0, len(s.allConns))
+	for c := range s.allConns {
+		cs = append(cs, c)
+	}
+	s.mu.Unlock()
+	for _, c := range cs {
+		if !c.quiet() {
+			return false
+		}
+	}
+	return true
 }
 
 // RefuseConnections makes the server answer new websocket connections with

@@ -285,8 +285,16 @@ func (s *Server) storePreKeys(ctx context.Context, device types.JID, ids []uint3
 		return fmt.Errorf("wasim: store prekeys: %w", err)
 	}
 	defer tx.Rollback()
+	// One prepared statement for the whole upload (812 keys at first login):
+	// parsing the INSERT for each key costs more than the insert itself.
+	stmt, err := tx.PrepareContext(ctx, `INSERT OR REPLACE INTO wasim_prekeys (jid, key_id, pub) VALUES (?, ?, ?)`)
+	if err != nil {
+		return fmt.Errorf("wasim: store prekeys: %w", err)
+	}
+	defer stmt.Close()
+	jid := device.String()
 	for i := range ids {
-		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO wasim_prekeys (jid, key_id, pub) VALUES (?, ?, ?)`, device.String(), ids[i], pubs[i]); err != nil {
+		if _, err := stmt.ExecContext(ctx, jid, ids[i], pubs[i]); err != nil {
 			return fmt.Errorf("wasim: store prekeys: %w", err)
 		}
 	}

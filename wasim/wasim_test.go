@@ -4,13 +4,14 @@ import (
 	"context"
 	"testing"
 
+	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	"go.mau.fi/whatsmeow/proto/waE2E"
 	"google.golang.org/protobuf/proto"
 )
 
 func TestPairSendReceive(t *testing.T) {
+	t.Parallel()
 	sim := newSim(t, Options{})
 	tc := pair(t, sim, "+4915100000001")
 	ctx := context.Background()
@@ -26,7 +27,9 @@ func TestPairSendReceive(t *testing.T) {
 	if resp.Timestamp.IsZero() {
 		t.Fatal("server ack without timestamp")
 	}
-	waitEvent(tc, m, func(r *events.Receipt) bool { return r.Type == types.ReceiptTypeDelivered && r.MessageIDs[0] == resp.ID })
+	waitEvent(tc, m, func(r *events.Receipt) bool {
+		return r.Type == types.ReceiptTypeDelivered && r.MessageIDs[0] == resp.ID
+	})
 	waitEvent(tc, m, func(r *events.Receipt) bool { return r.Type == types.ReceiptTypeRead && r.MessageIDs[0] == resp.ID })
 	inbox, err := sim.Inbox("+4915100000002")
 	if err != nil {

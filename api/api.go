@@ -1,0 +1,257 @@
+// Package api serves meowgate's HTTP API: every route is listed in routes
+// below, handlers return errors, and one adapter turns those into the JSON
+// error shape with stable codes.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	_ "embed"
+	"log/slog"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/wasim"
+)
+
+// Options configure the API.
+type Options struct {
+	Manager *instance.Manager
+	Log     *slog.Logger
+	// AdminKey may use every route.
+	AdminKey string
+	// RateLimit is the steady requests per second allowed per key, with
+	// bursts up to RateBurst; CreatePerMinute bounds instance creation.
+	RateLimit       float64
+	RateBurst       int
+	CreatePerMinute int
+	MaxBodyBytes    int64
+	// Ready reports whether /readyz should say 200.
+	Ready *atomic.Bool
+	// Sandbox, when set, enables the /v1/sandbox routes against it.
+	Sandbox wasim.Control
+	// Metrics writes the Prometheus text format; nil disables /metrics.
+	Metrics func(w http.ResponseWriter)
+	// MetricsOpen lets loopback clients read /metrics without a key.
+	MetricsOpen bool
+	Version     string
+}
+
+type handler struct {
+	opts   Options
+	m      *instance.Manager
+	log    *slog.Logger
+	admin  []byte
+	limits *limiter
+	mux    *http.ServeMux
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	anyone access = iota
+	adminOnly
+	instanceRoute // admin, or the token of the {name} instance
+	authenticated // admin or any token; the handler scopes the result
+)
+
+type route struct {
+	method, pattern string
+	access          access
+	fn              func(w http.ResponseWriter, r *http.Request, c *caller) error
+}
+
+func (h *handler) routes() []route {
+	return []route{
+		{"GET", "/healthz", anyone, h.healthz},
+		{"GET", "/readyz", anyone, h.readyz},
+		{"GET", "/openapi.json", anyone, h.openapi},
+		{"GET", "/metrics", adminOnly, h.metrics},
+
+		{"POST", "/v1/instances", adminOnly, h.createInstance},
+		{"GET", "/v1/instances", authenticated, h.listInstances},
+		{"GET", "/v1/instances/{name}", instanceRoute, h.getInstance},
+		{"PATCH", "/v1/instances/{name}", instanceRoute, h.updateInstance},
+		{"DELETE", "/v1/instances/{name}", adminOnly, h.deleteInstance},
+		{"POST", "/v1/instances/{name}/connect", instanceRoute, h.connect},
+		{"GET", "/v1/instances/{name}/qr", instanceRoute, h.qr},
+		{"POST", "/v1/instances/{name}/pair-code", instanceRoute, h.pairCode},
+		{"GET", "/v1/instances/{name}/state", instanceRoute, h.state},
+		{"POST", "/v1/instances/{name}/disconnect", instanceRoute, h.disconnect},
+		{"POST", "/v1/instances/{name}/restart", instanceRoute, h.restart},
+		{"POST", "/v1/instances/{name}/logout", instanceRoute, h.logout},
+		{"POST", "/v1/instances/{name}/token", instanceRoute, h.rotateToken},
+		{"GET", "/v1/instances/{name}/settings", instanceRoute, h.getSettings},
+		{"PATCH", "/v1/instances/{name}/settings", instanceRoute, h.updateSettings},
+		{"GET", "/v1/instances/{name}/events", instanceRoute, h.instanceEvents},
+		{"GET", "/v1/events", authenticated, h.stream},
+
+		{"POST", "/v1/sandbox/instances/{name}/scan", adminOnly, h.sandboxScan},
+		{"POST", "/v1/sandbox/instances/{name}/enter-code", adminOnly, h.sandboxEnterCode},
+		{"POST", "/v1/sandbox/instances/{name}/incoming", adminOnly, h.sandboxIncoming},
+		{"POST", "/v1/sandbox/instances/{name}/unlink", adminOnly, h.sandboxUnlink},
+		{"POST", "/v1/sandbox/instances/{name}/kick", adminOnly, h.sandboxKick},
+		{"GET", "/v1/sandbox/contacts/{phone}/inbox", adminOnly, h.sandboxInbox},
+	}
+}
+
+// New returns the API's http.Handler.
+func New(opts Options) http.Handler {
+	if opts.Log == nil {
+		opts.Log = slog.Default()
+	}
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.RateLimit <= 0 {
+		opts.RateLimit = 50
+	}
+	if opts.RateBurst <= 0 {
+		opts.RateBurst = 100
+	}
+	if opts.CreatePerMinute <= 0 {
+		opts.CreatePerMinute = 5
+	}
+	if opts.Ready == nil {
+		opts.Ready = new(atomic.Bool)
+		opts.Ready.Store(true)
+	}
+	h := &handler{opts: opts, m: opts.Manager, log: opts.Log, admin: []byte(opts.AdminKey), mux: http.NewServeMux()}
+	h.limits = newLimiter(opts.RateLimit, opts.RateBurst, opts.CreatePerMinute)
+	methods := map[string][]string{}
+	for _, rt := range h.routes() {
+		if strings.HasPrefix(rt.pattern, "/v1/sandbox/") && opts.Sandbox == nil {
+			continue
+		}
+		h.mux.Handle(rt.method+" "+rt.pattern, h.adapt(rt))
+		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
+	}
+	// A known path with another method is a 405 in the JSON error shape
+	// (a pattern without a method loses to the ones with one).
+	for pattern, ms := range methods {
+		allow := strings.Join(ms, ", ")
+		if strings.Contains(allow, "GET") {
+			allow += ", HEAD"
+		}
+		h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			h.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed here; use %s", r.Method, allow))
+		})
+	}
+	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.writeError(w, r, errNotFound) })
+	return h.recoverer(h.mux)
+}
+
+// caller is who made the request.
+type caller struct {
+	admin    bool
+	instance *instance.Info // set for token callers
+	key      string         // rate-limit key
+}
+
+// canSee reports whether the caller may see the instance.
+func (c *caller) canSee(id string) bool { return c.admin || (c.instance != nil && c.instance.ID == id) }
+
+func (h *handler) adapt(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		c, err := h.authenticate(r, rt.access)
+		if err == nil {
+			err = rt.fn(w, r, c)
+		}
+		if err != nil {
+			h.writeError(w, r, err)
+		}
+		if h.log.Enabled(r.Context(), slog.LevelDebug) {
+			h.log.Debug("request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
+		}
+	})
+}
+
+// authenticate checks the key for routes that need one, and the rate limits.
+func (h *handler) authenticate(r *http.Request, a access) (*caller, error) {
+	if a == anyone {
+		return nil, nil
+	}
+	key := apiKey(r)
+	if key == "" {
+		if a == adminOnly && r.URL.Path == "/metrics" && h.opts.MetricsOpen && isLoopback(r) {
+			return &caller{admin: true}, nil
+		}
+		return nil, errUnauthorized
+	}
+	c := &caller{}
+	if len(h.admin) > 0 && subtle.ConstantTimeCompare([]byte(key), h.admin) == 1 {
+		c.admin, c.key = true, "admin"
+	} else if info, ok := h.m.Authenticate(key); ok {
+		c.instance, c.key = info, "i:"+info.ID
+	} else {
+		return nil, errUnauthorized
+	}
+	if wait := h.limits.allow(c.key); wait > 0 {
+		return nil, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests", RetryAfter: wait}
+	}
+	switch a {
+	case adminOnly:
+		if !c.admin {
+			// An instance token must not learn which other instances exist.
+			if name := r.PathValue("name"); name != "" && !h.ownName(c, name) {
+				return nil, errNoInstance
+			}
+			return nil, errForbidden
+		}
+	case instanceRoute:
+		if !c.admin && !h.ownName(c, r.PathValue("name")) {
+			return nil, errNoInstance
+		}
+	}
+	return c, nil
+}
+
+func (h *handler) ownName(c *caller, name string) bool {
+	return c.instance != nil && (name == c.instance.Name || name == c.instance.ID)
+}
+
+// apiKey reads the key from Authorization: Bearer, X-Api-Key or apikey.
+func apiKey(r *http.Request) string {
+	if a := r.Header.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+		return strings.TrimSpace(a[7:])
+	}
+	if k := r.Header.Get("X-Api-Key"); k != "" {
+		return k
+	}
+	return r.Header.Get("apikey")
+}
+
+func isLoopback(r *http.Request) bool {
+	host := r.RemoteAddr
+	if i := strings.LastIndexByte(host, ':'); i >= 0 {
+		host = host[:i]
+	}
+	host = strings.Trim(host, "[]")
+	return host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
+}
+
+func (h *handler) recoverer(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				h.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
+				h.writeError(w, r, errorf(http.StatusInternalServerError, "internal", "internal error"))
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}
+
+// withTimeout bounds work done on behalf of a request.
+func withTimeout(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d)
+}

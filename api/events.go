@@ -1,0 +1,154 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/meowgate/meowgate/store"
+)
+
+// eventJSON is an event as the API, the SSE stream and webhooks show it.
+type eventJSON struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Instance  string          `json:"instance"`
+	CreatedAt time.Time       `json:"created_at"`
+	Data      json.RawMessage `json:"data"`
+}
+
+func (h *handler) render(ev store.Event) eventJSON {
+	return eventJSON{ID: strconv.FormatInt(ev.ID, 10), Type: ev.Type, Instance: h.m.NameOf(ev.InstanceID), CreatedAt: ev.CreatedAt.UTC(), Data: ev.Data}
+}
+
+func parseAfter(s string) (int64, error) {
+	if s == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 {
+		return 0, &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "after must be an event id",
+			Fields: map[string]string{"after": "must be a non-negative integer event id"}}
+	}
+	return n, nil
+}
+
+func (h *handler) instanceEvents(w http.ResponseWriter, r *http.Request, c *caller) error {
+	info, err := h.m.Get(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	after, err := parseAfter(q.Get("after"))
+	if err != nil {
+		return err
+	}
+	limit := store.DefaultEventLimit
+	if l := q.Get("limit"); l != "" {
+		n, err := strconv.Atoi(l)
+		if err != nil || n < 1 || n > store.MaxEventLimit {
+			return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad limit",
+				Fields: map[string]string{"limit": fmt.Sprintf("must be between 1 and %d", store.MaxEventLimit)}}
+		}
+		limit = n
+	}
+	evs, err := h.m.Events(r.Context(), info.ID, after, limit)
+	if err != nil {
+		return err
+	}
+	out := make([]eventJSON, len(evs))
+	for i, ev := range evs {
+		out[i] = h.render(ev)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"events": out})
+	return nil
+}
+
+// stream serves the event log as Server-Sent Events: from Last-Event-ID (or
+// ?after=) if given, else from now on, until the client goes away.
+func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) error {
+	q := r.URL.Query()
+	only := ""
+	if name := q.Get("instance"); name != "" {
+		info, err := h.m.Get(name)
+		if err != nil || !c.canSee(info.ID) {
+			return errNoInstance
+		}
+		only = info.ID
+	}
+	if !c.admin {
+		only = c.instance.ID
+	}
+	var types map[string]bool
+	if t := q.Get("types"); t != "" {
+		types = map[string]bool{}
+		for _, s := range strings.Split(t, ",") {
+			types[strings.TrimSpace(s)] = true
+		}
+	}
+	resume := r.Header.Get("Last-Event-ID")
+	if resume == "" {
+		resume = q.Get("after")
+	}
+	var after int64
+	if resume != "" {
+		var err error
+		if after, err = parseAfter(resume); err != nil {
+			return err
+		}
+	} else {
+		last, err := h.m.LastEventID(r.Context())
+		if err != nil {
+			return err
+		}
+		after = last
+	}
+	rc := http.NewResponseController(w)
+	_ = rc.SetWriteDeadline(time.Time{}) // a stream outlives the server's write timeout
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/event-stream")
+	hdr.Set("Cache-Control", "no-store")
+	hdr.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
+	_ = rc.Flush()
+	ping := time.NewTicker(15 * time.Second)
+	defer ping.Stop()
+	for {
+		notify := h.m.EventsNotify()
+		evs, err := h.m.Events(r.Context(), only, after, 500)
+		if err != nil {
+			return nil // the client is gone or the store is closing
+		}
+		for _, ev := range evs {
+			after = ev.ID
+			if types != nil && !types[ev.Type] {
+				continue
+			}
+			b, _ := json.Marshal(h.render(ev))
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, b); err != nil {
+				return nil
+			}
+		}
+		if len(evs) > 0 {
+			if rc.Flush() != nil {
+				return nil
+			}
+			if len(evs) == 500 {
+				continue
+			}
+		}
+		select {
+		case <-notify:
+		case <-ping.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil || rc.Flush() != nil {
+				return nil
+			}
+		case <-r.Context().Done():
+			return nil
+		}
+	}
+}

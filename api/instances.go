@@ -1,0 +1,258 @@
+package api
+
+import (
+	"encoding/json"
+	"encoding/base64"
+	"net/http"
+	"time"
+
+	"github.com/skip2/go-qrcode"
+
+	"github.com/meowgate/meowgate/instance"
+)
+
+func (h *handler) createInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if wait := h.limits.allowCreate(c.key); wait > 0 {
+		return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many instance creations", RetryAfter: wait}
+	}
+	var p instance.CreateParams
+	if err := h.decode(w, r, &p, false); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r, 15*time.Second)
+	defer cancel()
+	info, token, qr, err := h.m.Create(ctx, p)
+	if err != nil {
+		return err
+	}
+	resp := map[string]any{"instance": info, "token": token}
+	if qr != nil {
+		body, err := qrBody(qr)
+		if err != nil {
+			return err
+		}
+		resp["qr"] = body
+	}
+	w.Header().Set("Location", "/v1/instances/"+info.Name)
+	writeJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+func (h *handler) listInstances(w http.ResponseWriter, r *http.Request, c *caller) error {
+	only := ""
+	if !c.admin {
+		only = c.instance.ID
+	}
+	b := make([]byte, 0, 4096)
+	b = append(b, `{"instances":`...)
+	b = h.m.AppendListJSON(b, only)
+	writeRaw(w, http.StatusOK, append(b, '}'))
+	return nil
+}
+
+func (h *handler) writeInstance(w http.ResponseWriter, status int, name string) error {
+	js, err := h.m.GetJSON(name)
+	if err != nil {
+		return err
+	}
+	b := make([]byte, 0, len(js)+16)
+	b = append(b, `{"instance":`...)
+	b = append(b, js...)
+	writeRaw(w, status, append(b, '}'))
+	return nil
+}
+
+func (h *handler) getInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
+	return h.writeInstance(w, http.StatusOK, r.PathValue("name"))
+}
+
+func (h *handler) updateInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var p instance.UpdateParams
+	if err := h.decode(w, r, &p, false); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r, 15*time.Second)
+	defer cancel()
+	info, err := h.m.Update(ctx, r.PathValue("name"), p)
+	if err != nil {
+		return err
+	}
+	return h.writeInstance(w, http.StatusOK, info.ID)
+}
+
+func (h *handler) deleteInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx, cancel := withTimeout(r, 30*time.Second)
+	defer cancel()
+	info, err := h.m.Get(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	if err := h.m.Delete(ctx, info.ID); err != nil {
+		return err
+	}
+	h.limits.forget("i:" + info.ID)
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (h *handler) connect(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx, cancel := withTimeout(r, 15*time.Second)
+	defer cancel()
+	info, err := h.m.Connect(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return h.writeInstance(w, http.StatusAccepted, info.ID)
+}
+
+func (h *handler) disconnect(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx, cancel := withTimeout(r, 15*time.Second)
+	defer cancel()
+	info, err := h.m.Disconnect(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return h.writeInstance(w, http.StatusOK, info.ID)
+}
+
+func (h *handler) restart(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx, cancel := withTimeout(r, 15*time.Second)
+	defer cancel()
+	info, err := h.m.Restart(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return h.writeInstance(w, http.StatusAccepted, info.ID)
+}
+
+func (h *handler) logout(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx, cancel := withTimeout(r, 30*time.Second)
+	defer cancel()
+	info, err := h.m.Logout(ctx, r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	return h.writeInstance(w, http.StatusOK, info.ID)
+}
+
+func (h *handler) state(w http.ResponseWriter, r *http.Request, c *caller) error {
+	info, err := h.m.Get(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, info.StateView())
+	return nil
+}
+
+func (h *handler) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
+	ctx, cancel := withTimeout(r, 15*time.Second)
+	defer cancel()
+	info, err := h.m.Get(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	token, err := h.m.RotateToken(ctx, info.ID)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"token": token})
+	return nil
+}
+
+func (h *handler) getSettings(w http.ResponseWriter, r *http.Request, c *caller) error {
+	s, err := h.m.Settings(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s)
+	return nil
+}
+
+func (h *handler) updateSettings(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var body json.RawMessage
+	if err := h.decode(w, r, &body, false); err != nil {
+		return err
+	}
+	ctx, cancel := withTimeout(r, 15*time.Second)
+	defer cancel()
+	s, err := h.m.UpdateSettings(ctx, r.PathValue("name"), body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, s)
+	return nil
+}
+
+func (h *handler) pairCode(w http.ResponseWriter, r *http.Request, c *caller) error {
+	var p struct {
+		Phone string `json:"phone"`
+	}
+	if err := h.decode(w, r, &p, true); err != nil {
+		return err
+	}
+	if p.Phone == "" {
+		info, err := h.m.Get(r.PathValue("name"))
+		if err != nil {
+			return err
+		}
+		p.Phone = info.Phone
+	}
+	ctx, cancel := withTimeout(r, 30*time.Second)
+	defer cancel()
+	code, err := h.m.PairCode(ctx, r.PathValue("name"), p.Phone)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"code": code})
+	return nil
+}
+
+type qrResponse struct {
+	Code      string    `json:"code"`
+	PNGBase64 string    `json:"png_base64"`
+	DataURI   string    `json:"data_uri"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func qrBody(qr *instance.QR) (*qrResponse, error) {
+	png, err := qrcode.Encode(qr.Code, qrcode.Medium, 256)
+	if err != nil {
+		return nil, err
+	}
+	b64 := base64.StdEncoding.EncodeToString(png)
+	return &qrResponse{Code: qr.Code, PNGBase64: b64, DataURI: "data:image/png;base64," + b64, ExpiresAt: qr.ExpiresAt}, nil
+}
+
+func (h *handler) qr(w http.ResponseWriter, r *http.Request, c *caller) error {
+	qr, err := h.m.QR(r.PathValue("name"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	switch format := r.URL.Query().Get("format"); format {
+	case "", "json":
+		body, err := qrBody(qr)
+		if err != nil {
+			return err
+		}
+		writeJSON(w, http.StatusOK, body)
+	case "png":
+		png, err := qrcode.Encode(qr.Code, qrcode.Medium, 512)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "image/png")
+		_, _ = w.Write(png)
+	case "text":
+		q, err := qrcode.New(qr.Code, qrcode.Low)
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte(q.ToSmallString(false)))
+	default:
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "unknown format",
+			Fields: map[string]string{"format": "must be json, png or text"}}
+	}
+	return nil
+}

@@ -1,0 +1,98 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", itoa(len(b)+1))
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+func itoa(n int) string {
+	var b [20]byte
+	i := len(b)
+	for {
+		i--
+		b[i] = byte('0' + n%10)
+		n /= 10
+		if n == 0 {
+			return string(b[i:])
+		}
+	}
+}
+
+// decode reads a JSON body of at most maxBody bytes into v, rejecting
+// unknown fields and trailing data. An empty body decodes as {} when
+// optional is true.
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
+	body := http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+	data, err := io.ReadAll(body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return errorf(http.StatusRequestEntityTooLarge, "too_large", "request body is larger than %d bytes", mbe.Limit)
+		}
+		return errorf(http.StatusBadRequest, "bad_request", "cannot read body: %v", err)
+	}
+	if len(strings.TrimSpace(string(data))) == 0 {
+		if optional {
+			return nil
+		}
+		return errorf(http.StatusBadRequest, "bad_request", "a JSON body is required")
+	}
+	// The Content-Type is not checked: `curl -d` sends form encoding by
+	// default, and the body is JSON either way.
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var se *json.SyntaxError
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &se):
+			return errorf(http.StatusBadRequest, "bad_request", "malformed JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te):
+			return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "a field has the wrong type",
+				Fields: map[string]string{te.Field: "must be " + jsonKind(te.Type.Kind().String())}}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "unknown field " + f, Fields: map[string]string{f: "unknown field"}}
+		default:
+			return errorf(http.StatusBadRequest, "bad_request", "malformed JSON: %v", err)
+		}
+	}
+	if dec.More() {
+		return errorf(http.StatusBadRequest, "bad_request", "trailing data after the JSON body")
+	}
+	return nil
+}
+
+func jsonKind(k string) string {
+	switch k {
+	case "bool":
+		return "a boolean"
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	default:
+		return "a number"
+	}
+}

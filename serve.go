@@ -1,0 +1,235 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/store"
+	"github.com/meowgate/meowgate/wasim"
+)
+
+func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return fs
+}
+
+// serveFlags are the flags of `meowgate serve`; set ones override config.
+type serveFlags struct {
+	config, listen, store, logLevel, sandboxAddr string
+	sandbox                                      bool
+	set                                          map[string]bool
+}
+
+func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer) (*serveFlags, error) {
+	f := &serveFlags{set: map[string]bool{}}
+	fs := newFlagSet("serve", stderr)
+	fs.StringVar(&f.config, "config", defaultConfigPath(getenv), "config file")
+	fs.StringVar(&f.listen, "listen", "", "listen address")
+	fs.StringVar(&f.store, "store", "", "database file")
+	fs.StringVar(&f.logLevel, "log-level", "", "log level")
+	fs.BoolVar(&f.sandbox, "sandbox", false, "run against the built-in WhatsApp simulator")
+	fs.StringVar(&f.sandboxAddr, "sandbox-addr", "", "address of a running WhatsApp simulator")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	fs.Visit(func(fl *flag.Flag) { f.set[fl.Name] = true })
+	return f, nil
+}
+
+func (f *serveFlags) apply(cfg *Config) {
+	if f.set["listen"] {
+		cfg.Server.Listen = f.listen
+	}
+	if f.set["store"] {
+		cfg.Store.Path = f.store
+	}
+	if f.set["log-level"] {
+		cfg.Log.Level = f.logLevel
+	}
+	if f.set["sandbox"] {
+		cfg.Sandbox.Enabled = f.sandbox
+	}
+	if f.set["sandbox-addr"] {
+		cfg.Sandbox.Enabled, cfg.Sandbox.Addr = true, f.sandboxAddr
+	}
+}
+
+func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	flags, err := parseServeFlags(args, getenv, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "meowgate: %v\n", err)
+		return 2
+	}
+	cfg, err := LoadConfig(flags.config, getenv)
+	if err == nil {
+		flags.apply(cfg)
+		err = cfg.Validate()
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "meowgate: invalid configuration:\n%v\n", err)
+		return 1
+	}
+	log := NewLogger(cfg.Log, stderr)
+	if err := serve(ctx, cfg, log, stderr, nil); err != nil {
+		log.Error("meowgate stopped", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve runs the gateway until ctx ends. started, if set, receives the
+// bound address once the API answers (for tests).
+func serve(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Writer, started chan<- string) error {
+	start := time.Now()
+	notifier := newNotifier(log)
+	adminKey, source, err := cfg.AdminKey()
+	if err != nil {
+		return fmt.Errorf("admin key: %w", err)
+	}
+	if strings.HasPrefix(source, "generated") {
+		log.Warn("generated a new admin key; read it from the file", "file", filepath.Join(cfg.StateDir(), "admin.key"))
+	} else {
+		log.Info("admin key loaded", "source", source)
+	}
+
+	st, err := store.Open(ctx, cfg.Store.Path, log)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	var sandbox wasim.Control
+	var waHTTP *http.Client
+	if cfg.Sandbox.Enabled {
+		wasim.TrustRoot()
+		if cfg.Sandbox.Addr != "" {
+			sandbox = wasim.Remote(cfg.Sandbox.Addr)
+			log.Warn("SANDBOX MODE: connecting to the WhatsApp simulator, not to WhatsApp", "simulator", cfg.Sandbox.Addr)
+		} else {
+			sim, err := wasim.New(ctx, wasim.Options{
+				DBPath:        filepath.Join(cfg.StateDir(), "wasim.db"),
+				Log:           log.With("component", "wasim"),
+				DeliveryDelay: 500 * time.Millisecond,
+				ReadDelay:     1500 * time.Millisecond,
+			})
+			if err != nil {
+				return fmt.Errorf("sandbox: %w", err)
+			}
+			defer sim.Close()
+			sandbox = wasim.Local(sim)
+			log.Warn("SANDBOX MODE: a built-in WhatsApp simulator stands in for WhatsApp; no real messages are sent", "simulator", sim.Addr())
+		}
+		waHTTP = wasim.HTTPClient(sandbox.Addr())
+	}
+
+	waCfg := cfg.Log
+	waCfg.Level = cfg.Log.WhatsmeowLevel
+	m, err := instance.NewManager(ctx, instance.Options{
+		Store: st, Log: log, WALog: NewLogger(waCfg, logw).With("component", "whatsmeow"),
+		DeviceName: cfg.WhatsApp.DeviceName, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP,
+	})
+	if err != nil {
+		return err
+	}
+	defer m.Close()
+
+	ready := new(atomic.Bool)
+	handler := api.New(api.Options{
+		Manager: m, Log: log, AdminKey: adminKey,
+		RateLimit: cfg.API.RateLimit, RateBurst: cfg.API.RateBurst, CreatePerMinute: cfg.API.CreatePerMinute,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, Ready: ready, Sandbox: sandbox,
+		Metrics:     metricsWriter(m, cfg.API.Metrics),
+		MetricsOpen: cfg.API.Metrics == MetricsLoopback,
+		Version:     Version(),
+	})
+	ln, err := net.Listen("tcp", cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           handler,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,
+		ReadTimeout:       cfg.Server.ReadTimeout.Duration,
+		WriteTimeout:      cfg.Server.WriteTimeout.Duration,
+		IdleTimeout:       cfg.Server.IdleTimeout.Duration,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	ready.Store(true)
+	total, _ := m.Status()
+	log.Info("meowgate ready", "version", Version(), "listen", ln.Addr().String(), "instances", total,
+		"store", cfg.Store.Path, "sandbox", cfg.Sandbox.Enabled, "startup", time.Since(start).Round(time.Millisecond))
+	notifier.ready(statusLine(m))
+	if started != nil {
+		started <- ln.Addr().String()
+	}
+	stopWatch := notifier.watch(ctx, st, m)
+	defer stopWatch()
+
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		if !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("serve: %w", err)
+		}
+	}
+	log.Info("shutting down")
+	notifier.stopping()
+	ready.Store(false)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout.Duration)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("HTTP shutdown", "err", err)
+		srv.Close()
+	}
+	m.Close()
+	log.Info("stopped")
+	return nil
+}
+
+func statusLine(m *instance.Manager) string {
+	total, connected := m.Status()
+	return fmt.Sprintf("%d/%d instances connected", connected, total)
+}
+
+// metricsWriter serves a small Prometheus text exposition.
+func metricsWriter(m *instance.Manager, access string) func(w http.ResponseWriter) {
+	if access == MetricsOff {
+		return nil
+	}
+	return func(w http.ResponseWriter) {
+		counts := map[string]int{}
+		for _, i := range m.List() {
+			counts[i.State]++
+		}
+		fmt.Fprintln(w, "# HELP meowgate_instances Instances by state.")
+		fmt.Fprintln(w, "# TYPE meowgate_instances gauge")
+		for _, s := range []string{instance.StateCreated, instance.StateStarting, instance.StateScanQR, instance.StateConnected,
+			instance.StateDisconnected, instance.StateFailed, instance.StateLoggedOut} {
+			fmt.Fprintf(w, "meowgate_instances{state=%q} %d\n", s, counts[s])
+		}
+		fmt.Fprintln(w, "# HELP meowgate_build_info Build information.")
+		fmt.Fprintln(w, "# TYPE meowgate_build_info gauge")
+		fmt.Fprintf(w, "meowgate_build_info{version=%q} 1\n", Version())
+	}
+}
