@@ -49,9 +49,10 @@ type instance struct {
 
 // snapshot is the published, immutable view of an instance.
 type snapshot struct {
-	info *Info
-	json []byte
-	qr   *QR
+	info    *Info
+	json    []byte
+	qr      *QR
+	webhook Webhook // with the secret, for the delivery worker
 }
 
 func (m *Manager) newInstance(row *store.Instance) (*instance, error) {
@@ -156,7 +157,7 @@ func (i *instance) publish() {
 		info.DeviceName = i.m.opts.DeviceName
 	}
 	b, _ := json.Marshal(info)
-	i.snap.Store(&snapshot{info: info, json: b, qr: i.qr})
+	i.snap.Store(&snapshot{info: info, json: b, qr: i.qr, webhook: i.webhook})
 	i.watchMu.Lock()
 	close(i.watchCh)
 	i.watchCh = make(chan struct{})
