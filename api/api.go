@@ -33,6 +33,9 @@ type Options struct {
 	Ready *atomic.Bool
 	// Sandbox, when set, enables the /v1/sandbox routes against it.
 	Sandbox wasim.Control
+	// Webhooks serves the webhook delivery routes (*webhook.Worker); nil
+	// makes them answer 503.
+	Webhooks Webhooks
 	// Metrics writes the Prometheus text format; nil disables /metrics.
 	Metrics func(w http.ResponseWriter)
 	// MetricsOpen lets loopback clients read /metrics without a key.
@@ -87,8 +90,15 @@ func (h *handler) routes() []route {
 		{"POST", "/v1/instances/{name}/token", instanceRoute, h.rotateToken},
 		{"GET", "/v1/instances/{name}/settings", instanceRoute, h.getSettings},
 		{"PATCH", "/v1/instances/{name}/settings", instanceRoute, h.updateSettings},
+		{"POST", "/v1/instances/{name}/messages", instanceRoute, h.sendMessage},
+		{"GET", "/v1/instances/{name}/messages", instanceRoute, h.listMessages},
+		{"GET", "/v1/instances/{name}/messages/{id}", instanceRoute, h.getMessage},
+		{"GET", "/v1/instances/{name}/queue", instanceRoute, h.listQueue},
+		{"DELETE", "/v1/instances/{name}/queue", instanceRoute, h.clearQueue},
 		{"GET", "/v1/instances/{name}/events", instanceRoute, h.instanceEvents},
 		{"GET", "/v1/events", authenticated, h.stream},
+		{"GET", "/v1/instances/{name}/webhook/deliveries", instanceRoute, h.listDeliveries},
+		{"POST", "/v1/instances/{name}/webhook/deliveries/{id}/retry", instanceRoute, h.retryDelivery},
 
 		{"POST", "/v1/sandbox/instances/{name}/scan", adminOnly, h.sandboxScan},
 		{"POST", "/v1/sandbox/instances/{name}/enter-code", adminOnly, h.sandboxEnterCode},

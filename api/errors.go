@@ -46,6 +46,8 @@ func toAPIError(err error) *Error {
 		return ae
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "some fields are invalid", Fields: ve.Fields}
+	case errors.Is(err, instance.ErrMessageNotFound):
+		return errorf(http.StatusNotFound, "not_found", "message not found")
 	case errors.Is(err, instance.ErrNotFound):
 		return errNoInstance
 	case errors.Is(err, instance.ErrNameTaken):

@@ -143,6 +143,7 @@ func (i *instance) stopClient() {
 		i.qrCancel()
 		i.qrCancel = nil
 	}
+	i.stopSender()
 	if i.cli != nil {
 		i.cli.Disconnect()
 		i.cli = nil
@@ -270,7 +271,15 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 			})
 		}
 		i.setState(StateConnected, ReasonLoggedIn)
+		i.startSender(cli)
+	case *events.Message:
+		i.onMessage(cli, e)
+	case *events.Receipt:
+		i.onReceipt(e)
+	case *events.CallOffer:
+		i.onCall(cli, e)
 	case *events.Disconnected:
+		i.stopSender()
 		if i.row.JID != "" && i.row.Desired == store.DesiredRunning {
 			// whatsmeow reconnects by itself.
 			i.setState(StateDisconnected, ReasonNetwork)

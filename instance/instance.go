@@ -35,16 +35,19 @@ type instance struct {
 	watchCh chan struct{}
 
 	// Owned by the actor goroutine.
-	row        *store.Instance
-	settings   Settings
-	webhook    Webhook
-	cli        *whatsmeow.Client
-	gen        int // bumps with every client; events of older ones are dropped
-	qr         *QR
-	qrCancel   context.CancelFunc
-	retries    int
-	retryTimer *time.Timer
-	loggingOut bool
+	row         *store.Instance
+	settings    Settings
+	webhook     Webhook
+	cli         *whatsmeow.Client
+	gen         int // bumps with every client; events of older ones are dropped
+	qr          *QR
+	qrCancel    context.CancelFunc
+	retries     int
+	retryTimer  *time.Timer
+	loggingOut  bool
+	sender      *sender
+	counts      store.Counts
+	countsTimer *time.Timer
 }
 
 // snapshot is the published, immutable view of an instance.
@@ -151,7 +154,9 @@ func (i *instance) publish() {
 		ID: r.ID, Name: r.Name, DeviceName: r.DeviceName, State: r.State, Connection: Connection(r.State),
 		Reason: r.Reason, Since: r.StateSince, Phone: r.Phone, JID: r.JID, PushName: r.PushName,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Settings: i.settings, Webhook: i.webhook.View(),
-		Proxy: ProxyView{URL: MaskProxy(r.ProxyURL)},
+		Proxy:  ProxyView{URL: MaskProxy(r.ProxyURL)},
+		Counts: Counts{Messages: i.counts.Messages, Chats: i.counts.Chats, Contacts: i.counts.Contacts},
+		Queue:  QueueInfo{Pending: i.counts.Pending},
 	}
 	if info.DeviceName == "" {
 		info.DeviceName = i.m.opts.DeviceName
@@ -191,6 +196,30 @@ func (i *instance) waitQR(ctx context.Context) (*QR, error) {
 }
 
 func (i *instance) state() string { return i.row.State }
+
+// countsChanged refreshes the counts shown in the API soon; bursts of
+// messages cost one query.
+func (i *instance) countsChanged() {
+	if i.countsTimer != nil {
+		return
+	}
+	i.countsTimer = time.AfterFunc(250*time.Millisecond, func() { i.post(i.refreshCounts) })
+}
+
+func (i *instance) refreshCounts() {
+	i.countsTimer = nil
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := i.m.store.MessageCounts(ctx, i.id)
+	if err != nil {
+		i.log.Warn("cannot count messages", "err", err)
+		return
+	}
+	if c != i.counts {
+		i.counts = c
+		i.publish()
+	}
+}
 
 // setState records a state change and its event in one transaction.
 func (i *instance) setState(state, reason string) {
@@ -261,6 +290,9 @@ func (i *instance) update(ctx context.Context, p UpdateParams) error {
 	}
 	i.settings, i.webhook = settings, webhook
 	i.publish()
+	if i.sender != nil {
+		i.sender.poke() // e.g. always_online changed
+	}
 	if proxyChanged && i.cli != nil {
 		// A new proxy needs a new connection.
 		i.start(ReasonRestart)

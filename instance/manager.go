@@ -75,6 +75,11 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		byID: map[string]*instance{}, byName: map[string]*instance{}, byToken: map[string]*instance{},
 	}
 	m.ctx, m.stop = context.WithCancel(context.Background())
+	if n, err := m.store.RecoverSending(ctx); err != nil {
+		return nil, fmt.Errorf("instance: recover queue: %w", err)
+	} else if n > 0 {
+		m.log.Warn("messages were being sent when meowgate stopped; they will be sent again with the same ids", "count", n)
+	}
 	rows, err := m.store.ListInstances(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("instance: load: %w", err)
@@ -109,6 +114,7 @@ func (m *Manager) add(inst *instance) {
 		defer m.wg.Done()
 		inst.run()
 	}()
+	inst.post(inst.refreshCounts)
 }
 
 func (m *Manager) remove(inst *instance) {

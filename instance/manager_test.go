@@ -2,6 +2,7 @@ package instance
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -220,4 +221,13 @@ func isErr(err, target error) bool {
 		err = u.Unwrap()
 	}
 	return false
+}
+
+func (e *env) rawDB() *sql.DB {
+	e.t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(e.dir, "meowgate.db")+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return db
 }

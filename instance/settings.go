@@ -27,7 +27,7 @@ type Settings struct {
 // Limits of the settings, shared by Validate and the docs.
 const (
 	maxSendPauseMS       = 86_400_000 // one day
-	minQueueTTL          = time.Minute
+	minQueueTTL          = time.Second
 	maxQueueTTL          = 720 * time.Hour // 30 days
 	maxRejectCallMessage = 4096            // characters
 )
@@ -48,7 +48,7 @@ func (s Settings) Validate() map[string]string {
 		problems["send_jitter_ms"] = fmt.Sprintf("must be between 0 and %d", maxSendPauseMS)
 	}
 	if d, err := time.ParseDuration(s.QueueTTL); err != nil || d < minQueueTTL || d > maxQueueTTL {
-		problems["queue_ttl"] = `must be a duration between 1m and 720h, e.g. "24h"`
+		problems["queue_ttl"] = `must be a duration between 1s and 720h, e.g. "24h"`
 	}
 	if utf8.RuneCountInString(s.RejectCallMessage) > maxRejectCallMessage {
 		problems["reject_call_message"] = fmt.Sprintf("must be at most %d characters", maxRejectCallMessage)

@@ -1,0 +1,251 @@
+package instance
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"go.mau.fi/whatsmeow/types"
+
+	"github.com/meowgate/meowgate/store"
+)
+
+// MaxTextLength bounds a text message (WhatsApp's own limit is 65,536).
+const MaxTextLength = 65536
+
+// MessageView is a message as the API shows it.
+type MessageView struct {
+	ID            string               `json:"id"`
+	Instance      string               `json:"instance"`
+	Direction     string               `json:"direction"`
+	From          string               `json:"from,omitempty"`
+	To            string               `json:"to,omitempty"`
+	Chat          string               `json:"chat"`
+	Type          string               `json:"type"`
+	Text          string               `json:"text"`
+	Summary       json.RawMessage      `json:"summary,omitempty"`
+	ReplyTo       string               `json:"reply_to,omitempty"`
+	SendAt        *time.Time           `json:"send_at,omitempty"`
+	Status        string               `json:"status"`
+	Error         string               `json:"error,omitempty"`
+	CreatedAt     time.Time            `json:"created_at"`
+	UpdatedAt     time.Time            `json:"updated_at"`
+	SentAt        *time.Time           `json:"sent_at,omitempty"`
+	StatusHistory []store.StatusChange `json:"status_history,omitempty"`
+}
+
+func optTime(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func viewMessage(name string, m *store.Message) *MessageView {
+	v := &MessageView{
+		ID: m.ID, Instance: name, Direction: m.Direction, Chat: m.Chat, Type: m.Type, Text: m.Text,
+		ReplyTo: m.ReplyTo, SendAt: optTime(m.SendAt), Status: m.Status, Error: m.Error,
+		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, SentAt: optTime(m.SentAt), StatusHistory: m.History,
+	}
+	if len(m.Summary) > 0 && string(m.Summary) != "{}" {
+		v.Summary = m.Summary
+	}
+	if m.Direction == "out" {
+		v.To = m.Recipient
+	} else {
+		v.From = m.Sender
+	}
+	return v
+}
+
+// SendParams is the body of POST …/messages.
+type SendParams struct {
+	To      string `json:"to"`
+	Type    string `json:"type"`
+	Text    string `json:"text"`
+	ReplyTo string `json:"reply_to"`
+	SendAt  string `json:"send_at"`
+}
+
+// parseRecipient accepts +E164 or a user, group or LID JID and returns the
+// chat JID.
+func parseRecipient(to string) (types.JID, error) {
+	if strings.HasPrefix(to, "+") {
+		if !ValidPhone(to) {
+			return types.EmptyJID, errors.New("must be an E.164 number such as +4915123456789, or a JID")
+		}
+		return types.NewJID(to[1:], types.DefaultUserServer), nil
+	}
+	jid, err := types.ParseJID(to)
+	if err != nil || jid.User == "" || !strings.Contains(to, "@") {
+		return types.EmptyJID, errors.New("must be an E.164 number such as +4915123456789, or a JID")
+	}
+	switch jid.Server {
+	case types.DefaultUserServer, types.HiddenUserServer:
+		if jid.Device != 0 {
+			return types.EmptyJID, errors.New("must be a user, not a device JID")
+		}
+		if jid.Server == types.DefaultUserServer && !ValidPhone("+"+jid.User) {
+			return types.EmptyJID, errors.New("the JID's user must be a phone number")
+		}
+	case types.GroupServer:
+	default:
+		return types.EmptyJID, fmt.Errorf("JIDs on %s are not supported", jid.Server)
+	}
+	return jid.ToNonAD(), nil
+}
+
+func newMessageID() string {
+	b := make([]byte, 9)
+	_, _ = rand.Read(b)
+	return "3EB0" + strings.ToUpper(hex.EncodeToString(b))
+}
+
+// Send commits a message to the instance's queue and returns it queued (or,
+// for a repeated idempotency key, the first message and existing=true).
+// The WhatsApp id is fixed here, so a resend after a crash reuses it.
+func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemKey string) (*MessageView, bool, error) {
+	inst, err := m.lookup(idOrName)
+	if err != nil {
+		return nil, false, err
+	}
+	fields := map[string]string{}
+	jid, err := parseRecipient(strings.TrimSpace(p.To))
+	if p.To == "" {
+		fields["to"] = "is required"
+	} else if err != nil {
+		fields["to"] = err.Error()
+	}
+	if p.Type == "" {
+		p.Type = "text"
+	}
+	if p.Type != "text" {
+		fields["type"] = `only "text" is supported`
+	}
+	if strings.TrimSpace(p.Text) == "" {
+		fields["text"] = "is required"
+	} else if utf8.RuneCountInString(p.Text) > MaxTextLength {
+		fields["text"] = fmt.Sprintf("must be at most %d characters", MaxTextLength)
+	}
+	var sendAt time.Time
+	if p.SendAt != "" {
+		if sendAt, err = time.Parse(time.RFC3339, p.SendAt); err != nil {
+			fields["send_at"] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
+		} else if sendAt.After(time.Now().Add(365 * 24 * time.Hour)) {
+			fields["send_at"] = "must be within a year"
+		}
+	}
+	if len(idemKey) > 200 {
+		fields["Idempotency-Key"] = "must be at most 200 characters"
+	}
+	if len(fields) > 0 {
+		return nil, false, &ValidationError{Fields: fields}
+	}
+	snap := inst.snapshot()
+	if p.ReplyTo != "" {
+		if _, err := m.store.GetMessage(ctx, inst.id, p.ReplyTo); err != nil {
+			return nil, false, invalid("reply_to", "no message with that id in this instance")
+		}
+	}
+	ttl := snap.info.Settings.QueueTTLDuration()
+	start := time.Now()
+	if sendAt.After(start) {
+		start = sendAt
+	}
+	msg := &store.Message{
+		InstanceID: inst.id, ID: newMessageID(), Chat: jid.String(), Recipient: p.To, Type: p.Type, Text: p.Text,
+		ReplyTo: p.ReplyTo, IdempotencyKey: idemKey, SendAt: sendAt,
+	}
+	if ttl > 0 {
+		msg.ExpiresAt = start.Add(ttl)
+	}
+	existing, err := m.store.EnqueueMessage(ctx, msg)
+	if err != nil {
+		return nil, false, err
+	}
+	if !existing {
+		inst.post(func() { inst.queueChanged() })
+	}
+	return viewMessage(snap.info.Name, msg), existing, nil
+}
+
+// ErrMessageNotFound is returned for an unknown message id.
+var ErrMessageNotFound = errors.New("message not found")
+
+// Message returns one message with its status history.
+func (m *Manager) Message(ctx context.Context, idOrName, id string) (*MessageView, error) {
+	inst, err := m.lookup(idOrName)
+	if err != nil {
+		return nil, err
+	}
+	msg, err := m.store.GetMessage(ctx, inst.id, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrMessageNotFound
+	} else if err != nil {
+		return nil, err
+	}
+	return viewMessage(inst.name(), msg), nil
+}
+
+// Messages lists history, newest first.
+func (m *Manager) Messages(ctx context.Context, idOrName string, f store.MessageFilter) ([]*MessageView, error) {
+	inst, err := m.lookup(idOrName)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := m.store.ListMessages(ctx, inst.id, f)
+	if err != nil {
+		return nil, err
+	}
+	return views(inst.name(), msgs), nil
+}
+
+// Queue lists the pending outgoing messages in send order.
+func (m *Manager) Queue(ctx context.Context, idOrName string) ([]*MessageView, error) {
+	inst, err := m.lookup(idOrName)
+	if err != nil {
+		return nil, err
+	}
+	msgs, err := m.store.QueuedMessages(ctx, inst.id)
+	if err != nil {
+		return nil, err
+	}
+	return views(inst.name(), msgs), nil
+}
+
+// CancelQueue cancels every queued message; one being sent right now
+// finishes.
+func (m *Manager) CancelQueue(ctx context.Context, idOrName string) (int, error) {
+	inst, err := m.lookup(idOrName)
+	if err != nil {
+		return 0, err
+	}
+	n, err := m.store.CancelQueue(ctx, inst.id)
+	if err == nil {
+		inst.post(func() { inst.queueChanged() })
+	}
+	return n, err
+}
+
+func views(name string, msgs []*store.Message) []*MessageView {
+	out := make([]*MessageView, len(msgs))
+	for i, msg := range msgs {
+		out[i] = viewMessage(name, msg)
+	}
+	return out
+}
+
+// ChatJID normalises a chat given as +E164 or JID for history queries.
+func ChatJID(s string) (string, error) {
+	jid, err := parseRecipient(strings.TrimSpace(s))
+	if err != nil {
+		return "", err
+	}
+	return jid.String(), nil
+}

@@ -1,0 +1,232 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"go.mau.fi/whatsmeow/types/events"
+
+	"github.com/meowgate/meowgate/store"
+)
+
+// summary is the typed digest of a received message stored with it.
+type summary struct {
+	PushName  string          `json:"push_name,omitempty"`
+	IsGroup   bool            `json:"is_group,omitempty"`
+	Media     string          `json:"media,omitempty"` // image, video, audio, document, sticker
+	Mimetype  string          `json:"mimetype,omitempty"`
+	Caption   string          `json:"caption,omitempty"`
+	FileName  string          `json:"file_name,omitempty"`
+	Seconds   uint32          `json:"seconds,omitempty"`
+	Location  *locationDigest `json:"location,omitempty"`
+	Contact   string          `json:"contact,omitempty"`
+	Reaction  *reactionDigest `json:"reaction,omitempty"`
+	Poll      *pollDigest     `json:"poll,omitempty"`
+	QuotedID  string          `json:"quoted_id,omitempty"`
+	Forwarded bool            `json:"forwarded,omitempty"`
+}
+
+type locationDigest struct {
+	Latitude  float64 `json:"latitude"`
+	Longitude float64 `json:"longitude"`
+	Name      string  `json:"name,omitempty"`
+	Address   string  `json:"address,omitempty"`
+}
+
+type reactionDigest struct {
+	Emoji    string `json:"emoji"`
+	TargetID string `json:"target_id"`
+}
+
+type pollDigest struct {
+	Question string   `json:"question"`
+	Options  []string `json:"options"`
+}
+
+// digest returns a message's type, its text and a summary of the rest;
+// type "" means nothing a user would call a message (protocol traffic).
+func digest(m *waE2E.Message) (string, string, summary) {
+	var s summary
+	ctx := func(ci *waE2E.ContextInfo) {
+		if ci != nil {
+			s.QuotedID = ci.GetStanzaID()
+			s.Forwarded = ci.GetIsForwarded()
+		}
+	}
+	switch {
+	case m.GetConversation() != "":
+		return "text", m.GetConversation(), s
+	case m.GetExtendedTextMessage() != nil:
+		ctx(m.GetExtendedTextMessage().GetContextInfo())
+		return "text", m.GetExtendedTextMessage().GetText(), s
+	case m.GetImageMessage() != nil:
+		im := m.GetImageMessage()
+		s.Media, s.Mimetype, s.Caption = "image", im.GetMimetype(), im.GetCaption()
+		ctx(im.GetContextInfo())
+		return "image", im.GetCaption(), s
+	case m.GetVideoMessage() != nil:
+		v := m.GetVideoMessage()
+		s.Media, s.Mimetype, s.Caption, s.Seconds = "video", v.GetMimetype(), v.GetCaption(), v.GetSeconds()
+		ctx(v.GetContextInfo())
+		return "video", v.GetCaption(), s
+	case m.GetAudioMessage() != nil:
+		a := m.GetAudioMessage()
+		s.Media, s.Mimetype, s.Seconds = "audio", a.GetMimetype(), a.GetSeconds()
+		ctx(a.GetContextInfo())
+		return "audio", "", s
+	case m.GetDocumentMessage() != nil:
+		d := m.GetDocumentMessage()
+		s.Media, s.Mimetype, s.Caption, s.FileName = "document", d.GetMimetype(), d.GetCaption(), d.GetFileName()
+		ctx(d.GetContextInfo())
+		return "document", d.GetCaption(), s
+	case m.GetStickerMessage() != nil:
+		s.Media, s.Mimetype = "sticker", m.GetStickerMessage().GetMimetype()
+		return "sticker", "", s
+	case m.GetLocationMessage() != nil:
+		l := m.GetLocationMessage()
+		s.Location = &locationDigest{Latitude: l.GetDegreesLatitude(), Longitude: l.GetDegreesLongitude(), Name: l.GetName(), Address: l.GetAddress()}
+		return "location", l.GetName(), s
+	case m.GetLiveLocationMessage() != nil:
+		l := m.GetLiveLocationMessage()
+		s.Location = &locationDigest{Latitude: l.GetDegreesLatitude(), Longitude: l.GetDegreesLongitude()}
+		return "location", l.GetCaption(), s
+	case m.GetContactMessage() != nil:
+		s.Contact = m.GetContactMessage().GetDisplayName()
+		return "contact", s.Contact, s
+	case m.GetContactsArrayMessage() != nil:
+		s.Contact = m.GetContactsArrayMessage().GetDisplayName()
+		return "contact", s.Contact, s
+	case m.GetReactionMessage() != nil:
+		r := m.GetReactionMessage()
+		s.Reaction = &reactionDigest{Emoji: r.GetText(), TargetID: r.GetKey().GetID()}
+		return "reaction", r.GetText(), s
+	case m.GetPollCreationMessage() != nil || m.GetPollCreationMessageV3() != nil:
+		p := m.GetPollCreationMessage()
+		if p == nil {
+			p = m.GetPollCreationMessageV3()
+		}
+		s.Poll = &pollDigest{Question: p.GetName()}
+		for _, o := range p.GetOptions() {
+			s.Poll.Options = append(s.Poll.Options, o.GetOptionName())
+		}
+		return "poll", p.GetName(), s
+	}
+	return "", "", s
+}
+
+// onMessage stores a message that arrived (or that the phone sent) and
+// applies the settings about it.
+func (i *instance) onMessage(cli *whatsmeow.Client, e *events.Message) {
+	info := e.Info
+	group := info.Chat.Server == types.GroupServer
+	broadcast := info.Chat.Server == types.BroadcastServer
+	status := info.Chat == types.StatusBroadcastJID
+	if (group && i.settings.IgnoreGroups) || (broadcast && i.settings.IgnoreBroadcasts) {
+		return
+	}
+	if e.Message == nil || e.Message.GetProtocolMessage() != nil {
+		return
+	}
+	typ, text, sum := digest(e.Message)
+	if typ == "" {
+		return
+	}
+	sum.PushName, sum.IsGroup = info.PushName, group
+	sj, _ := json.Marshal(sum)
+	m := &store.Message{
+		InstanceID: i.id, ID: info.ID, Direction: "in", Chat: info.Chat.ToNonAD().String(), Sender: info.Sender.ToNonAD().String(),
+		Type: typ, Text: text, Summary: sj, Status: store.StatusReceived, CreatedAt: info.Timestamp.UTC(),
+	}
+	evType := EventMsgReceived
+	if info.IsFromMe {
+		// Sent from the phone or another linked device.
+		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", store.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), EventMsgEcho
+	}
+	data, _ := json.Marshal(viewMessage(i.row.Name, m))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	dup, err := i.m.store.StoreMessage(ctx, m, evType, data)
+	if err != nil {
+		i.log.Error("cannot store message", "id", info.ID, "err", err)
+		return
+	}
+	i.countsChanged()
+	if dup || info.IsFromMe {
+		return
+	}
+	if (status && i.settings.ReadStatus) || (!status && !broadcast && i.settings.MarkRead) {
+		go func() {
+			ctx, cancel := context.WithTimeout(i.m.ctx, 30*time.Second)
+			defer cancel()
+			if err := cli.MarkRead(ctx, []types.MessageID{info.ID}, time.Now(), info.Chat, info.Sender); err != nil {
+				i.log.Debug("cannot mark read", "id", info.ID, "err", err)
+				return
+			}
+			_ = i.m.store.MarkIncomingRead(ctx, i.id, []string{info.ID})
+		}()
+	}
+}
+
+// onReceipt moves our outgoing messages forward when the other side
+// received, read or played them.
+func (i *instance) onReceipt(e *events.Receipt) {
+	if e.IsFromMe {
+		return // our own other devices reading the chat
+	}
+	var status string
+	switch e.Type {
+	case types.ReceiptTypeDelivered:
+		status = store.StatusDelivered
+	case types.ReceiptTypeRead:
+		status = store.StatusRead
+	case types.ReceiptTypePlayed:
+		status = store.StatusPlayed
+	default:
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := i.m.store.ApplyReceipt(ctx, i.id, e.MessageIDs, status, e.Timestamp.UTC()); err != nil {
+		i.log.Error("cannot apply receipt", "err", err)
+	}
+}
+
+// onCall rejects the call if the settings say so, and publishes it either way.
+func (i *instance) onCall(cli *whatsmeow.Client, e *events.CallOffer) {
+	caller := e.CallCreator
+	if caller.Server != types.DefaultUserServer && e.CallCreatorAlt.Server == types.DefaultUserServer {
+		caller = e.CallCreatorAlt
+	}
+	rejected := i.settings.RejectCalls
+	if rejected {
+		from, callID, msg := e.From, e.CallID, i.settings.RejectCallMessage
+		go func() {
+			ctx, cancel := context.WithTimeout(i.m.ctx, 30*time.Second)
+			defer cancel()
+			if err := cli.RejectCall(ctx, from, callID); err != nil {
+				i.log.Warn("cannot reject call", "err", err)
+			}
+		}()
+		if msg != "" && caller.Server == types.DefaultUserServer {
+			go func() {
+				ctx, cancel := context.WithTimeout(i.m.ctx, 30*time.Second)
+				defer cancel()
+				if _, _, err := i.m.Send(ctx, i.id, SendParams{To: "+" + caller.User, Text: msg}, ""); err != nil {
+					i.log.Warn("cannot queue the reject-call message", "err", err)
+				}
+			}()
+		}
+	}
+	data, _ := json.Marshal(map[string]any{
+		"call_id": e.CallID, "from": "+" + caller.User, "from_jid": caller.String(), "rejected": rejected, "at": e.Timestamp.UTC(),
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := i.m.store.AppendEvent(ctx, store.Event{InstanceID: i.id, Type: EventCallReceived, Data: data}); err != nil {
+		i.log.Error("cannot record call", "err", err)
+	}
+}

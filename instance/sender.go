@@ -1,0 +1,310 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"go.mau.fi/whatsmeow"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/types"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/meowgate/meowgate/store"
+)
+
+const (
+	maxAttempts    = 5
+	typingPerRune  = 50 * time.Millisecond
+	typingMin      = 500 * time.Millisecond
+	typingMax      = 8 * time.Second
+	presenceRenew  = 5 * time.Minute
+	claimRetryWait = time.Second
+)
+
+// sender works an instance's queue while its client is logged in: one
+// message at a time, in order, paced by the instance's settings.
+type sender struct {
+	inst   *instance
+	cli    *whatsmeow.Client
+	ctx    context.Context
+	cancel context.CancelFunc
+	wake   chan struct{}
+	done   chan struct{}
+
+	mu       sync.Mutex
+	onWA     map[string]bool // recipients known to be on WhatsApp (or not)
+	presence string          // last presence sent
+}
+
+// startSender is called on the actor when the client logs in.
+func (i *instance) startSender(cli *whatsmeow.Client) {
+	i.stopSender()
+	ctx, cancel := context.WithCancel(i.m.ctx)
+	s := &sender{inst: i, cli: cli, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{}), onWA: map[string]bool{}}
+	i.sender = s
+	go s.run()
+}
+
+func (i *instance) stopSender() {
+	if i.sender != nil {
+		i.sender.cancel()
+		<-i.sender.done
+		i.sender = nil
+	}
+}
+
+// queueChanged wakes the sender and refreshes the counts shown in the API.
+func (i *instance) queueChanged() {
+	if i.sender != nil {
+		i.sender.poke()
+	}
+	i.countsChanged()
+}
+
+func (s *sender) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (s *sender) run() {
+	defer close(s.done)
+	i := s.inst
+	ctx := s.ctx
+	var last time.Time
+	renew := time.NewTicker(presenceRenew)
+	defer renew.Stop()
+	s.applyPresence(false)
+	for ctx.Err() == nil {
+		set := i.snapshot().info.Settings
+		if !last.IsZero() {
+			pause := time.Duration(set.SendDelayMS) * time.Millisecond
+			if set.SendJitterMS > 0 {
+				pause += time.Duration(rand.Int64N(set.SendJitterMS+1)) * time.Millisecond
+			}
+			if !sleep(ctx, time.Until(last.Add(pause))) {
+				return
+			}
+		}
+		msg, next, err := i.m.store.ClaimMessage(ctx, i.id)
+		if err != nil {
+			if ctx.Err() == nil {
+				i.log.Error("cannot read the queue", "err", err)
+			}
+			sleep(ctx, claimRetryWait)
+			continue
+		}
+		if msg == nil {
+			var timer <-chan time.Time
+			if !next.IsZero() {
+				t := time.NewTimer(time.Until(next) + 5*time.Millisecond)
+				defer t.Stop()
+				timer = t.C
+			}
+			i.post(func() { i.countsChanged() })
+			select {
+			case <-s.wake:
+				s.applyPresence(false)
+			case <-timer:
+			case <-renew.C:
+				s.applyPresence(true)
+			case <-ctx.Done():
+			}
+			continue
+		}
+		s.send(msg)
+		last = time.Now()
+		i.post(func() { i.countsChanged() })
+	}
+}
+
+// applyPresence keeps the presence that always_online asks for: available,
+// or unavailable so the phone keeps getting notifications.
+func (s *sender) applyPresence(renew bool) {
+	want := string(types.PresenceUnavailable)
+	if s.inst.snapshot().info.Settings.AlwaysOnline {
+		want = string(types.PresenceAvailable)
+	}
+	s.mu.Lock()
+	same := s.presence == want
+	s.mu.Unlock()
+	if same && !(renew && want == string(types.PresenceAvailable)) {
+		return
+	}
+	if err := s.cli.SendPresence(s.ctx, types.Presence(want)); err != nil {
+		s.inst.log.Debug("cannot send presence", "err", err)
+		return
+	}
+	s.mu.Lock()
+	s.presence = want
+	s.mu.Unlock()
+}
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// errRetry marks failures worth another attempt (connection trouble).
+var errRetry = errors.New("retry")
+
+func (s *sender) send(msg *store.Message) {
+	i := s.inst
+	ctx := s.ctx
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	err := s.deliver(msg)
+	switch {
+	case err == nil:
+		return
+	case errors.Is(err, errRetry) && msg.Attempts < maxAttempts:
+		i.log.Info("send interrupted; message stays queued", "id", msg.ID, "attempt", msg.Attempts, "err", err)
+		if rerr := i.m.store.RequeueMessage(bg, i.id, msg.ID, err.Error()); rerr != nil {
+			i.log.Error("cannot requeue", "id", msg.ID, "err", rerr)
+		}
+		// Let the connection settle before the next try.
+		sleep(ctx, time.Duration(msg.Attempts)*time.Second)
+	default:
+		i.log.Warn("message failed", "id", msg.ID, "to", msg.Recipient, "err", err)
+		text := strings.TrimPrefix(err.Error(), errRetry.Error()+": ")
+		if ferr := i.m.store.MessageFailed(bg, i.id, msg.ID, text); ferr != nil {
+			i.log.Error("cannot record failure", "id", msg.ID, "err", ferr)
+		}
+	}
+}
+
+func retryable(err error) error { return fmt.Errorf("%w: %v", errRetry, err) }
+
+// deliver sends one claimed message through whatsmeow with its fixed id.
+func (s *sender) deliver(msg *store.Message) error {
+	i := s.inst
+	ctx := s.ctx
+	jid, err := types.ParseJID(msg.Chat)
+	if err != nil {
+		return fmt.Errorf("invalid recipient %q", msg.Chat)
+	}
+	if jid.Server == types.DefaultUserServer {
+		on, err := s.onWhatsApp(jid)
+		if err != nil {
+			return retryable(err)
+		}
+		if !on {
+			return fmt.Errorf("+%s is not on WhatsApp", jid.User)
+		}
+	}
+	set := i.snapshot().info.Settings
+	if set.TypingSimulation {
+		d := time.Duration(utf8.RuneCountInString(msg.Text)) * typingPerRune
+		d = max(typingMin, min(d, typingMax))
+		if err := s.cli.SendChatPresence(ctx, jid, types.ChatPresenceComposing, ""); err != nil {
+			return retryable(err)
+		}
+		if !sleep(ctx, d) {
+			return retryable(ctx.Err())
+		}
+		if err := s.cli.SendChatPresence(ctx, jid, types.ChatPresencePaused, ""); err != nil {
+			return retryable(err)
+		}
+	}
+	content := &waE2E.Message{Conversation: proto.String(msg.Text)}
+	if msg.ReplyTo != "" {
+		content = s.reply(msg)
+	}
+	resp, err := s.cli.SendMessage(ctx, jid, content, whatsmeow.SendRequestExtra{ID: msg.ID})
+	if err != nil {
+		if errors.Is(err, whatsmeow.ErrServerReturnedError) {
+			return fmt.Errorf("WhatsApp refused the message (%v)", err)
+		}
+		return retryable(err)
+	}
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	msg.Status, msg.SentAt, msg.Error = store.StatusSent, resp.Timestamp.UTC(), ""
+	data, _ := json.Marshal(viewMessage(i.name(), msg))
+	if err := i.m.store.MessageSent(bg, i.id, msg.ID, resp.Timestamp, data); err != nil {
+		i.log.Error("cannot record sent message", "id", msg.ID, "err", err)
+	}
+	if set.MarkReadOnReply {
+		s.markChatRead(bg, jid)
+	}
+	return nil
+}
+
+// onWhatsApp asks WhatsApp once per recipient whether the number exists.
+func (s *sender) onWhatsApp(jid types.JID) (bool, error) {
+	s.mu.Lock()
+	on, known := s.onWA[jid.User]
+	s.mu.Unlock()
+	if known {
+		return on, nil
+	}
+	res, err := s.cli.IsOnWhatsApp(s.ctx, []string{"+" + jid.User})
+	if err != nil {
+		return false, err
+	}
+	on = len(res) > 0 && res[0].IsIn
+	s.mu.Lock()
+	s.onWA[jid.User] = on
+	s.mu.Unlock()
+	return on, nil
+}
+
+// reply quotes the stored message being answered.
+func (s *sender) reply(msg *store.Message) *waE2E.Message {
+	i := s.inst
+	ext := &waE2E.ExtendedTextMessage{Text: proto.String(msg.Text)}
+	quoted, err := i.m.store.GetMessage(s.ctx, i.id, msg.ReplyTo)
+	if err == nil {
+		participant := quoted.Sender
+		if quoted.Direction == "out" {
+			if own := s.cli.Store.GetJID(); !own.IsEmpty() {
+				participant = own.ToNonAD().String()
+			}
+		}
+		ext.ContextInfo = &waE2E.ContextInfo{
+			StanzaID:      proto.String(quoted.ID),
+			Participant:   proto.String(participant),
+			QuotedMessage: &waE2E.Message{Conversation: proto.String(quoted.Text)},
+		}
+	}
+	return &waE2E.Message{ExtendedTextMessage: ext}
+}
+
+// markChatRead marks the chat's unread incoming messages read, as a person
+// answering in the chat would.
+func (s *sender) markChatRead(ctx context.Context, chat types.JID) {
+	i := s.inst
+	unread, err := i.m.store.UnreadIncoming(ctx, i.id, chat.String())
+	if err != nil || len(unread) == 0 {
+		return
+	}
+	bySender := map[string][]string{}
+	for _, m := range unread {
+		bySender[m.Sender] = append(bySender[m.Sender], m.ID)
+	}
+	for from, ids := range bySender {
+		sender, _ := types.ParseJID(from)
+		if err := s.cli.MarkRead(ctx, ids, time.Now(), chat, sender); err != nil {
+			i.log.Debug("cannot mark read", "err", err)
+			continue
+		}
+		_ = i.m.store.MarkIncomingRead(ctx, i.id, ids)
+	}
+}

@@ -1,0 +1,565 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Message statuses. Outgoing messages move forward through queued, sending,
+// sent, delivered, read/played, or end failed, expired or canceled;
+// incoming ones are received, then read once we mark them read.
+const (
+	StatusQueued    = "queued"
+	StatusSending   = "sending"
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+	StatusPlayed    = "played"
+	StatusFailed    = "failed"
+	StatusExpired   = "expired"
+	StatusCanceled  = "canceled"
+	StatusReceived  = "received"
+)
+
+// rank orders the forward statuses; receipts never move a message back.
+var rank = map[string]int{StatusQueued: 1, StatusSending: 2, StatusSent: 3, StatusDelivered: 4, StatusRead: 5, StatusPlayed: 6}
+
+func final(status string) bool {
+	return status == StatusFailed || status == StatusExpired || status == StatusCanceled
+}
+
+// IdempotencyWindow is how long an Idempotency-Key returns the first message.
+const IdempotencyWindow = 24 * time.Hour
+
+// Message is one row of the messages table with its status history.
+type Message struct {
+	Seq            int64
+	InstanceID     string
+	ID             string // WhatsApp message id
+	Direction      string // "in" or "out"
+	Chat           string
+	Sender         string
+	Recipient      string
+	Type           string
+	Text           string
+	Summary        json.RawMessage
+	ReplyTo        string
+	Status         string
+	Error          string
+	IdempotencyKey string
+	Attempts       int
+	SendAt         time.Time
+	ExpiresAt      time.Time
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+	SentAt         time.Time
+	History        []StatusChange
+}
+
+// StatusChange is one entry of a message's status history.
+type StatusChange struct {
+	Status string    `json:"status"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+const messageCols = `seq, instance_id, id, direction, chat, sender, recipient, type, text, summary, reply_to,
+	status, error, COALESCE(idempotency_key, ''), attempts, send_at, expires_at, created_at, updated_at, sent_at`
+
+func scanMessage(row interface{ Scan(...any) error }) (*Message, error) {
+	var m Message
+	var summary string
+	var sendAt, expires, created, updated, sent int64
+	err := row.Scan(&m.Seq, &m.InstanceID, &m.ID, &m.Direction, &m.Chat, &m.Sender, &m.Recipient, &m.Type, &m.Text,
+		&summary, &m.ReplyTo, &m.Status, &m.Error, &m.IdempotencyKey, &m.Attempts, &sendAt, &expires, &created, &updated, &sent)
+	if err != nil {
+		return nil, err
+	}
+	m.Summary = json.RawMessage(summary)
+	m.SendAt, m.ExpiresAt, m.CreatedAt, m.UpdatedAt, m.SentAt = fromMS(sendAt), fromMS(expires), fromMS(created), fromMS(updated), fromMS(sent)
+	return &m, nil
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func insertMessage(ctx context.Context, tx *sql.Tx, m *Message) error {
+	summary, err := jsonText("summary", m.Summary, "{}")
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `INSERT INTO messages (instance_id, id, direction, chat, sender, recipient, type, text,
+		summary, reply_to, status, error, idempotency_key, attempts, send_at, expires_at, created_at, updated_at, sent_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.InstanceID, m.ID, m.Direction, m.Chat, m.Sender, m.Recipient, m.Type, m.Text, summary, m.ReplyTo,
+		m.Status, m.Error, nullable(m.IdempotencyKey), m.Attempts, toMS(m.SendAt), toMS(m.ExpiresAt),
+		toMS(m.CreatedAt), toMS(m.UpdatedAt), toMS(m.SentAt))
+	if err != nil {
+		return err
+	}
+	m.Seq, _ = res.LastInsertId()
+	m.Summary = json.RawMessage(summary)
+	return addStatus(ctx, tx, m.InstanceID, m.ID, m.Status, m.Error, m.CreatedAt)
+}
+
+func addStatus(ctx context.Context, tx *sql.Tx, instanceID, id, status, errText string, at time.Time) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO message_status (instance_id, message_id, status, error, at) VALUES (?, ?, ?, ?, ?)`,
+		instanceID, id, status, errText, toMS(at))
+	return err
+}
+
+// EnqueueMessage commits an outgoing message to the queue. With an
+// idempotency key seen in the last 24 hours it returns the first message
+// instead, and existing is true.
+func (s *Store) EnqueueMessage(ctx context.Context, m *Message) (existing bool, err error) {
+	at := now()
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		if m.IdempotencyKey != "" {
+			row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND idempotency_key = ?`, m.InstanceID, m.IdempotencyKey)
+			old, err := scanMessage(row)
+			switch {
+			case err == nil && at.Sub(old.CreatedAt) < IdempotencyWindow:
+				*m, existing = *old, true
+				return nil
+			case err == nil:
+				// The key has expired: free it for this new message.
+				if _, err := tx.ExecContext(ctx, `UPDATE messages SET idempotency_key = NULL WHERE seq = ?`, old.Seq); err != nil {
+					return err
+				}
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
+		m.Direction, m.Status, m.CreatedAt, m.UpdatedAt = "out", StatusQueued, at, at
+		return insertMessage(ctx, tx, m)
+	})
+	if err != nil {
+		if strings.Contains(err.Error(), "UNIQUE constraint failed: messages.instance_id, messages.id") {
+			return false, fmt.Errorf("store: enqueue %s: %w", m.ID, ErrConflict)
+		}
+		return false, fmt.Errorf("store: enqueue message: %w", err)
+	}
+	if existing {
+		return true, s.loadHistory(ctx, m)
+	}
+	m.History = []StatusChange{{Status: StatusQueued, At: at}}
+	return false, nil
+}
+
+// StatusEvent describes a status change for the event log; Data is filled in
+// by the store as {"id","chat","status","error","at"}.
+type statusEventData struct {
+	ID     string    `json:"id"`
+	Chat   string    `json:"chat"`
+	Status string    `json:"status"`
+	Error  string    `json:"error,omitempty"`
+	At     time.Time `json:"at"`
+}
+
+func appendStatusEvent(ctx context.Context, tx *sql.Tx, instanceID, evType, id, chat, status, errText string, at time.Time) error {
+	data, _ := json.Marshal(statusEventData{ID: id, Chat: chat, Status: status, Error: errText, At: at})
+	_, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: evType, Data: data, CreatedAt: at})
+	return err
+}
+
+// ClaimMessage takes the next message to send: the oldest queued one whose
+// send_at has come. First it expires queued messages past their deadline.
+// It returns nil and the time the next scheduled message is due (zero if
+// none) when there is nothing to send now.
+func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, time.Time, error) {
+	at := now()
+	var claimed *Message
+	var next time.Time
+	var expired bool
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = ?, updated_at = ?
+			WHERE instance_id = ? AND status = ? AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
+			StatusExpired, toMS(at), instanceID, StatusQueued, toMS(at))
+		if err != nil {
+			return err
+		}
+		var ids, chats []string
+		for rows.Next() {
+			var id, chat string
+			if err := rows.Scan(&id, &chat); err != nil {
+				rows.Close()
+				return err
+			}
+			ids, chats = append(ids, id), append(chats, chat)
+		}
+		rows.Close()
+		for i, id := range ids {
+			if err := addStatus(ctx, tx, instanceID, id, StatusExpired, "queue_ttl passed", at); err != nil {
+				return err
+			}
+			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chats[i], StatusExpired, "queue_ttl passed", at); err != nil {
+				return err
+			}
+			expired = true
+		}
+		row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
+			WHERE instance_id = ? AND status = ? AND send_at <= ? ORDER BY seq LIMIT 1`, instanceID, StatusQueued, toMS(at))
+		m, err := scanMessage(row)
+		if errors.Is(err, sql.ErrNoRows) {
+			var due sql.NullInt64
+			if err := tx.QueryRowContext(ctx, `SELECT MIN(send_at) FROM messages WHERE instance_id = ? AND status = ?`,
+				instanceID, StatusQueued).Scan(&due); err != nil {
+				return err
+			}
+			if due.Valid {
+				next = fromMS(due.Int64)
+			}
+			return nil
+		} else if err != nil {
+			return err
+		}
+		m.Status, m.Attempts, m.UpdatedAt = StatusSending, m.Attempts+1, at
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = ?, updated_at = ? WHERE seq = ?`,
+			m.Status, m.Attempts, toMS(at), m.Seq); err != nil {
+			return err
+		}
+		if err := addStatus(ctx, tx, instanceID, m.ID, StatusSending, "", at); err != nil {
+			return err
+		}
+		claimed = m
+		return nil
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("store: claim message: %w", err)
+	}
+	if expired {
+		s.events.signal()
+	}
+	return claimed, next, nil
+}
+
+// RequeueMessage puts a message that could not be sent (the connection
+// dropped) back in the queue, keeping its place and its WhatsApp id.
+func (s *Store) RequeueMessage(ctx context.Context, instanceID, id, reason string) error {
+	at := now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE instance_id = ? AND id = ? AND status = ?`,
+			StatusQueued, reason, toMS(at), instanceID, id, StatusSending)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		return addStatus(ctx, tx, instanceID, id, StatusQueued, reason, at)
+	})
+	if err != nil {
+		return fmt.Errorf("store: requeue %s: %w", id, err)
+	}
+	return nil
+}
+
+// RecoverSending requeues messages left "sending" by a crash: they are sent
+// again with the same WhatsApp id, which WhatsApp deduplicates.
+func (s *Store) RecoverSending(ctx context.Context) (int, error) {
+	res, err := s.write.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE status = ?`, StatusQueued, toMS(now()), StatusSending)
+	if err != nil {
+		return 0, fmt.Errorf("store: recover sending: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return int(n), nil
+}
+
+// MessageSent records WhatsApp's server ack and appends a message.sent event
+// with data. A receipt that overtook the ack keeps its later status.
+func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.Time, data json.RawMessage) error {
+	t := now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET sent_at = ?, error = '', updated_at = ?,
+			status = CASE WHEN status IN (?, ?) THEN ? ELSE status END WHERE instance_id = ? AND id = ?`,
+			toMS(at), toMS(t), StatusQueued, StatusSending, StatusSent, instanceID, id); err != nil {
+			return err
+		}
+		if err := addStatus(ctx, tx, instanceID, id, StatusSent, "", t); err != nil {
+			return err
+		}
+		_, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: "message.sent", Data: data, CreatedAt: t})
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: message sent %s: %w", id, err)
+	}
+	s.events.signal()
+	return nil
+}
+
+// MessageFailed ends an outgoing message with an error.
+func (s *Store) MessageFailed(ctx context.Context, instanceID, id, errText string) error {
+	return s.endMessages(ctx, instanceID, `id = ? AND status IN ('queued', 'sending')`, []any{id}, StatusFailed, errText)
+}
+
+// CancelQueue cancels every queued message of an instance.
+func (s *Store) CancelQueue(ctx context.Context, instanceID string) (int, error) {
+	var n int
+	err := s.endMessagesN(ctx, instanceID, `status = 'queued'`, nil, StatusCanceled, "", &n)
+	return n, err
+}
+
+func (s *Store) endMessages(ctx context.Context, instanceID, where string, args []any, status, errText string) error {
+	var n int
+	return s.endMessagesN(ctx, instanceID, where, args, status, errText, &n)
+}
+
+func (s *Store) endMessagesN(ctx context.Context, instanceID, where string, args []any, status, errText string, n *int) error {
+	at := now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		q := `UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE instance_id = ? AND ` + where + ` RETURNING id, chat`
+		rows, err := tx.QueryContext(ctx, q, append([]any{status, errText, toMS(at), instanceID}, args...)...)
+		if err != nil {
+			return err
+		}
+		var ids, chats []string
+		for rows.Next() {
+			var id, chat string
+			if err := rows.Scan(&id, &chat); err != nil {
+				rows.Close()
+				return err
+			}
+			ids, chats = append(ids, id), append(chats, chat)
+		}
+		rows.Close()
+		for i, id := range ids {
+			if err := addStatus(ctx, tx, instanceID, id, status, errText, at); err != nil {
+				return err
+			}
+			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chats[i], status, errText, at); err != nil {
+				return err
+			}
+		}
+		*n = len(ids)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: set messages %s: %w", status, err)
+	}
+	if *n > 0 {
+		s.events.signal()
+	}
+	return nil
+}
+
+// ApplyReceipt moves outgoing messages forward to status (delivered, read,
+// played) and appends a message.status event for each that moved. Receipts
+// for unknown ids or older statuses change nothing.
+func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []string, status string, at time.Time) (int, error) {
+	r := rank[status]
+	if r == 0 {
+		return 0, fmt.Errorf("store: receipt status %q", status)
+	}
+	if at.IsZero() {
+		at = now()
+	}
+	moved := 0
+	t := now()
+	err := s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			var cur, chat string
+			err := tx.QueryRowContext(ctx, `SELECT status, chat FROM messages WHERE instance_id = ? AND id = ? AND direction = 'out'`,
+				instanceID, id).Scan(&cur, &chat)
+			if errors.Is(err, sql.ErrNoRows) {
+				continue
+			} else if err != nil {
+				return err
+			}
+			if final(cur) && cur != StatusFailed || rank[cur] >= r {
+				continue
+			}
+			if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ?`,
+				status, toMS(now()), instanceID, id); err != nil {
+				return err
+			}
+			if err := addStatus(ctx, tx, instanceID, id, status, "", t); err != nil {
+				return err
+			}
+			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chat, status, "", at); err != nil {
+				return err
+			}
+			moved++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("store: apply receipt: %w", err)
+	}
+	if moved > 0 {
+		s.events.signal()
+	}
+	return moved, nil
+}
+
+// StoreMessage records a message that arrived (or was sent from another
+// device) together with its event, once: a redelivered id is ignored and
+// dup is true.
+func (s *Store) StoreMessage(ctx context.Context, m *Message, evType string, data json.RawMessage) (dup bool, err error) {
+	at := now()
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = at
+	}
+	m.UpdatedAt = at
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		var one int
+		err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE instance_id = ? AND id = ?`, m.InstanceID, m.ID).Scan(&one)
+		if err == nil {
+			dup = true
+			return nil
+		} else if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		if err := insertMessage(ctx, tx, m); err != nil {
+			return err
+		}
+		_, err = appendEventTx(ctx, tx, Event{InstanceID: m.InstanceID, Type: evType, Data: data, CreatedAt: at})
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("store: store message %s: %w", m.ID, err)
+	}
+	if !dup {
+		s.events.signal()
+	}
+	return dup, nil
+}
+
+// MarkIncomingRead records that we marked incoming messages read.
+func (s *Store) MarkIncomingRead(ctx context.Context, instanceID string, ids []string) error {
+	at := now()
+	return s.inTx(ctx, func(tx *sql.Tx) error {
+		for _, id := range ids {
+			res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ? AND direction = 'in' AND status = ?`,
+				StatusRead, toMS(at), instanceID, id, StatusReceived)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n > 0 {
+				if err := addStatus(ctx, tx, instanceID, id, StatusRead, "", at); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+}
+
+// UnreadIncoming returns the incoming messages of a chat not yet marked
+// read, oldest first (for mark_read_on_reply).
+func (s *Store) UnreadIncoming(ctx context.Context, instanceID, chat string) ([]*Message, error) {
+	return s.queryMessages(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND chat = ? AND direction = 'in' AND status = ? ORDER BY seq LIMIT 500`,
+		instanceID, chat, StatusReceived)
+}
+
+// GetMessage returns one message with its status history.
+func (s *Store) GetMessage(ctx context.Context, instanceID, id string) (*Message, error) {
+	m, err := scanMessage(s.read.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND id = ?`, instanceID, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("store: message %q: %w", id, ErrNotFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("store: get message: %w", err)
+	}
+	return m, s.loadHistory(ctx, m)
+}
+
+func (s *Store) loadHistory(ctx context.Context, m *Message) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT status, error, at FROM message_status WHERE instance_id = ? AND message_id = ? ORDER BY rowid`, m.InstanceID, m.ID)
+	if err != nil {
+		return fmt.Errorf("store: message history: %w", err)
+	}
+	defer rows.Close()
+	m.History = m.History[:0]
+	for rows.Next() {
+		var c StatusChange
+		var at int64
+		if err := rows.Scan(&c.Status, &c.Error, &at); err != nil {
+			return err
+		}
+		c.At = fromMS(at)
+		m.History = append(m.History, c)
+	}
+	return rows.Err()
+}
+
+// MessageFilter selects history.
+type MessageFilter struct {
+	Chat      string
+	Direction string
+	Before    string // message id: only older ones
+	Limit     int
+}
+
+// ListMessages returns an instance's messages, newest first.
+func (s *Store) ListMessages(ctx context.Context, instanceID string, f MessageFilter) ([]*Message, error) {
+	q := `SELECT ` + messageCols + ` FROM messages WHERE instance_id = ?`
+	args := []any{instanceID}
+	if f.Chat != "" {
+		q += ` AND chat = ?`
+		args = append(args, f.Chat)
+	}
+	if f.Direction != "" {
+		q += ` AND direction = ?`
+		args = append(args, f.Direction)
+	}
+	if f.Before != "" {
+		q += ` AND seq < COALESCE((SELECT seq FROM messages WHERE instance_id = ? AND id = ?), 0)`
+		args = append(args, instanceID, f.Before)
+	}
+	if f.Limit <= 0 {
+		f.Limit = 50
+	}
+	q += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, f.Limit)
+	return s.queryMessages(ctx, q, args...)
+}
+
+// QueuedMessages returns the pending outgoing messages in send order.
+func (s *Store) QueuedMessages(ctx context.Context, instanceID string) ([]*Message, error) {
+	return s.queryMessages(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND status IN ('queued', 'sending') ORDER BY seq`, instanceID)
+}
+
+func (s *Store) queryMessages(ctx context.Context, q string, args ...any) ([]*Message, error) {
+	rows, err := s.read.QueryContext(ctx, q, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list messages: %w", err)
+	}
+	defer rows.Close()
+	out := []*Message{}
+	for rows.Next() {
+		m, err := scanMessage(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list messages: %w", err)
+		}
+		out = append(out, m)
+	}
+	return out, rows.Err()
+}
+
+// Counts are an instance's totals for its API object.
+type Counts struct {
+	Messages, Chats, Contacts, Pending int
+}
+
+// MessageCounts counts an instance's messages, chats, contacts (people who
+// wrote to it) and pending outgoing messages.
+func (s *Store) MessageCounts(ctx context.Context, instanceID string) (Counts, error) {
+	var c Counts
+	err := s.read.QueryRowContext(ctx, `SELECT count(*), count(DISTINCT chat),
+		count(DISTINCT CASE WHEN direction = 'in' AND sender <> '' THEN sender END),
+		count(CASE WHEN status IN ('queued', 'sending') THEN 1 END)
+		FROM messages WHERE instance_id = ?`, instanceID).Scan(&c.Messages, &c.Chats, &c.Contacts, &c.Pending)
+	if err != nil {
+		return c, fmt.Errorf("store: count messages: %w", err)
+	}
+	return c, nil
+}
