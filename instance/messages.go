@@ -16,6 +16,10 @@ import (
 	"github.com/meowgate/meowgate/store"
 )
 
+// sendAtSkew is how far in the past a send_at may be (clock skew between
+// client and gateway); it then means "now".
+const sendAtSkew = 30 * time.Second
+
 // MaxTextLength bounds a text message (WhatsApp's own limit is 65,536).
 const MaxTextLength = 65536
 
@@ -139,6 +143,8 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 			fields["send_at"] = "must be an RFC 3339 time such as 2026-01-02T15:04:05Z"
 		} else if sendAt.After(time.Now().Add(365 * 24 * time.Hour)) {
 			fields["send_at"] = "must be within a year"
+		} else if sendAt.Before(time.Now().Add(-sendAtSkew)) {
+			fields["send_at"] = "is in the past; leave it out to send now"
 		}
 	}
 	if len(idemKey) > 200 {

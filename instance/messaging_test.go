@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -290,5 +291,73 @@ func TestReceive(t *testing.T) {
 	list, err := e.m.Messages(ctx, "r", store.MessageFilter{Direction: "in"})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("history %v %v", list, err)
+	}
+}
+
+func TestHundredPacedInOrder(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.connected("h", "+4915100000151", `{"send_delay_ms":50}`)
+	var last *MessageView
+	for n := range 100 {
+		last = e.send("h", "+4915100000152", fmt.Sprintf("m%03d", n))
+	}
+	e.waitStatus("h", last.ID, store.StatusDelivered)
+	msgs, err := e.sim.Inbox("+4915100000152")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(msgs) != 100 {
+		t.Fatalf("contact got %d messages", len(msgs))
+	}
+	for n, m := range msgs {
+		if want := fmt.Sprintf("m%03d", n); m.Text != want {
+			t.Fatalf("message %d is %q, want %q", n, m.Text, want)
+		}
+		if n > 0 {
+			// Received times are taken by the simulator, after the server
+			// handled each send; sends are paced at least 50 ms apart.
+			if gap := m.ReceivedAt.Sub(msgs[n-1].ReceivedAt); gap < 45*time.Millisecond {
+				t.Fatalf("messages %d and %d arrived %v apart", n-1, n, gap)
+			}
+		}
+	}
+	_ = ctx
+}
+
+func TestSendBadInput(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	if _, _, _, err := e.m.Create(ctx, CreateParams{Name: "b"}); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		p     SendParams
+		field string
+	}{
+		{SendParams{To: "+4915100000161", Text: ""}, "text"},
+		{SendParams{To: "+4915100000161", Text: strings.Repeat("x", MaxTextLength+1)}, "text"},
+		{SendParams{To: "015100000161", Text: "x"}, "to"},
+		{SendParams{To: "+12", Text: "x"}, "to"},
+		{SendParams{To: "4915100000161:3@s.whatsapp.net", Text: "x"}, "to"},
+		{SendParams{To: "", Text: "x"}, "to"},
+		{SendParams{To: "+4915100000161", Text: "x", Type: "image"}, "type"},
+		{SendParams{To: "+4915100000161", Text: "x", SendAt: "tomorrow"}, "send_at"},
+		{SendParams{To: "+4915100000161", Text: "x", SendAt: "2020-01-01T00:00:00Z"}, "send_at"},
+		{SendParams{To: "+4915100000161", Text: "x", ReplyTo: "3EB0NOPE"}, "reply_to"},
+	}
+	for _, c := range cases {
+		_, _, err := e.m.Send(ctx, "b", c.p, "")
+		ve, ok := err.(*ValidationError)
+		if !ok || ve.Fields[c.field] == "" {
+			t.Errorf("%+v: error %v, want a problem with %s", c.p, err, c.field)
+		}
+	}
+	if list, _ := e.m.Messages(ctx, "b", store.MessageFilter{}); len(list) != 0 {
+		t.Fatalf("bad input stored %d messages", len(list))
+	}
+	_, err := e.m.Update(ctx, "b", UpdateParams{Webhook: json.RawMessage(`{"url":"http://127.0.0.1:1/hook","headers":{"X-Meowgate-Signature":"t=1,v1=00"}}`)})
+	if ve, ok := err.(*ValidationError); !ok || ve.Fields["webhook.headers"] == "" {
+		t.Fatalf("forged signature header accepted: %v", err)
 	}
 }

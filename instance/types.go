@@ -231,9 +231,17 @@ func (w Webhook) Validate() map[string]string {
 			p["webhook.events"] = fmt.Sprintf("unknown event type %q (known: %s)", e, strings.Join(EventTypes, ", "))
 		}
 	}
-	for k := range w.Headers {
-		if k == "" || strings.ContainsAny(k, " :\r\n") {
+	for k, v := range w.Headers {
+		lk := strings.ToLower(k)
+		switch {
+		case k == "" || strings.ContainsAny(k, " :\r\n\t"):
 			p["webhook.headers"] = fmt.Sprintf("invalid header name %q", k)
+		case strings.HasPrefix(lk, "x-meowgate-"):
+			p["webhook.headers"] = fmt.Sprintf("%s is set by meowgate (it would forge the event or signature headers)", k)
+		case lk == "host" || lk == "content-length" || lk == "content-type" || lk == "transfer-encoding" || lk == "connection":
+			p["webhook.headers"] = fmt.Sprintf("%s cannot be overridden", k)
+		case strings.ContainsAny(v, "\r\n"):
+			p["webhook.headers"] = fmt.Sprintf("the value of %s contains a line break", k)
 		}
 	}
 	if len(w.Secret) > 256 {
