@@ -25,8 +25,9 @@ Usage:
   meowgate version                  print the version
   meowgate check-config [--config PATH]
                                     validate the configuration and exit
-  meowgate instances list           list instances
-  meowgate instances create NAME    create an instance (prints its token once)
+  meowgate instances list [--json]  list instances
+  meowgate instances create NAME [--connect] [--phone +E164] [--device-name X]
+                                    create an instance (prints its token once)
   meowgate instances delete NAME    log out and delete an instance
   meowgate instances connect NAME   start an instance
   meowgate instances logout NAME    unlink an instance from its phone
@@ -42,7 +43,9 @@ Serve flags:
   --sandbox-addr ADDR  use a simulator running at ADDR (wasim serve)
 
 The client commands take --config, --url and --key, and read the admin key
-the way the server does.
+the way the server does (api.admin_key, api.admin_key_file,
+$MEOWGATE_API_ADMIN_KEY, else <state dir>/admin.key). "meowgate qr" exits 0
+once linked, 1 on an error or an expired QR code, 130 when interrupted.
 `
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
