@@ -32,6 +32,7 @@ Usage:
   meowgate instances connect NAME   start an instance
   meowgate instances logout NAME    unlink an instance from its phone
   meowgate qr NAME                  show the QR code in the terminal until linked
+  meowgate send NAME TO TEXT        queue a text message (--wait: until sent)
 
 Serve flags:
   --config PATH        config file (default $MEOWGATE_CONFIG, else
@@ -65,6 +66,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return cmdInstances(ctx, args, getenv, stdout, stderr)
 	case "qr":
 		return cmdQR(ctx, args, getenv, stdout, stderr)
+	case "send":
+		return cmdSend(ctx, args, getenv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return 0
