@@ -13,17 +13,29 @@ import (
 // because journald stamps every line itself. cfg is expected to be
 // validated; an unknown level falls back to info.
 func NewLogger(cfg LogConfig, w io.Writer) *slog.Logger {
-	return newLogger(cfg, w, os.Getenv("JOURNAL_STREAM") != "")
+	log, _ := NewLoggerLevel(cfg, w)
+	return log
+}
+
+// NewLoggerLevel is NewLogger that also returns the logger's level, which
+// may be changed while the logger is in use (SIGHUP reloads log.level).
+func NewLoggerLevel(cfg LogConfig, w io.Writer) (*slog.Logger, *slog.LevelVar) {
+	return newLoggerLevel(cfg, w, os.Getenv("JOURNAL_STREAM") != "")
 }
 
 func newLogger(cfg LogConfig, w io.Writer, journald bool) *slog.Logger {
+	log, _ := newLoggerLevel(cfg, w, journald)
+	return log
+}
+
+func newLoggerLevel(cfg LogConfig, w io.Writer, journald bool) (*slog.Logger, *slog.LevelVar) {
 	level := new(slog.LevelVar)
 	if l, err := ParseLevel(cfg.Level); err == nil {
 		level.Set(l)
 	}
 	opts := &slog.HandlerOptions{Level: level}
 	if cfg.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		return slog.New(slog.NewJSONHandler(w, opts)), level
 	}
 	if journald {
 		opts.ReplaceAttr = func(groups []string, a slog.Attr) slog.Attr {
@@ -33,7 +45,7 @@ func newLogger(cfg LogConfig, w io.Writer, journald bool) *slog.Logger {
 			return a
 		}
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(slog.NewTextHandler(w, opts)), level
 }
 
 // ParseLevel parses debug, info, warn or error (any case), the values of

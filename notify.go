@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -29,40 +30,68 @@ func (n *notifier) ready(status string) { n.send(daemon.SdNotifyReady + "\nSTATU
 
 func (n *notifier) stopping() { n.send(daemon.SdNotifyStopping + "\nSTATUS=shutting down") }
 
-// watch refreshes STATUS and pets the watchdog, but only while the database
-// answers: a wedged process must be killed, not kept alive by a ticker.
+// watch keeps STATUS current and pets the watchdog at half of
+// WATCHDOG_USEC (every 10s without a watchdog, for STATUS alone), checking
+// first that the store answers a ping and that the instance manager answers
+// (listing the instances takes its lock, so a wedged manager blocks this
+// loop). A process that fails either check is not kept alive by a ticker:
+// systemd kills and restarts it.
 func (n *notifier) watch(ctx context.Context, st *store.Store, m *instance.Manager) func() {
 	interval, err := daemon.SdWatchdogEnabled(false)
-	if err != nil || interval == 0 {
+	if err != nil {
+		n.log.Warn("ignoring the watchdog settings", "err", err)
 		interval = 0
 	}
 	tick := 10 * time.Second
-	if interval > 0 && interval/3 < tick {
-		tick = interval / 3
+	if interval > 0 {
+		tick = interval / 2
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	go func() {
 		t := time.NewTicker(tick)
 		defer t.Stop()
+		healthy := true
 		for {
+			pctx, pcancel := context.WithTimeout(ctx, tick/2)
+			err := st.Ping(pctx)
+			pcancel()
+			if ctx.Err() != nil {
+				return
+			}
+			switch {
+			case err != nil && healthy:
+				n.log.Error("database does not answer; not petting the watchdog", "err", err)
+			case err == nil && !healthy:
+				n.log.Info("database answers again")
+			}
+			healthy = err == nil
+			if healthy {
+				msg := "STATUS=" + statusLine(m)
+				if interval > 0 {
+					msg = daemon.SdNotifyWatchdog + "\n" + msg
+				}
+				n.send(msg)
+			}
 			select {
 			case <-ctx.Done():
 				return
 			case <-t.C:
 			}
-			pctx, pcancel := context.WithTimeout(ctx, tick)
-			err := st.Ping(pctx)
-			pcancel()
-			if err != nil {
-				n.log.Error("database does not answer; not petting the watchdog", "err", err)
-				continue
-			}
-			msg := "STATUS=" + statusLine(m)
-			if interval > 0 {
-				msg = daemon.SdNotifyWatchdog + "\n" + msg
-			}
-			n.send(msg)
 		}
 	}()
 	return cancel
+}
+
+// statusLine is the STATUS= shown by systemctl status, e.g.
+// "3/4 instances connected, 12 queued".
+func statusLine(m *instance.Manager) string {
+	var total, connected, queued int
+	for _, i := range m.List() {
+		total++
+		if i.State == instance.StateConnected {
+			connected++
+		}
+		queued += i.Queue.Pending
+	}
+	return fmt.Sprintf("%d/%d instances connected, %d queued", connected, total, queued)
 }

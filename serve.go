@@ -18,6 +18,7 @@ import (
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/wasim"
+	"github.com/meowgate/meowgate/webhook"
 )
 
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
@@ -88,8 +89,16 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintf(stderr, "meowgate: invalid configuration:\n%v\n", err)
 		return 1
 	}
-	log := NewLogger(cfg.Log, stderr)
-	if err := serve(ctx, cfg, log, stderr, nil); err != nil {
+	log, level := NewLoggerLevel(cfg.Log, stderr)
+	rl := &reloader{level: level, load: func() (*Config, error) {
+		c, err := LoadConfig(flags.config, getenv)
+		if err == nil {
+			flags.apply(c)
+			err = c.Validate()
+		}
+		return c, err
+	}}
+	if err := serveReload(ctx, cfg, log, stderr, nil, rl); err != nil {
 		log.Error("meowgate stopped", "err", err)
 		return 1
 	}
@@ -99,7 +108,17 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 // serve runs the gateway until ctx ends. started, if set, receives the
 // bound address once the API answers (for tests).
 func serve(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Writer, started chan<- string) error {
+	return serveReload(ctx, cfg, log, logw, started, nil)
+}
+
+// serveReload is serve that, with rl set, reloads on SIGHUP.
+func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Writer, started chan<- string, rl *reloader) error {
 	start := time.Now()
+	if rl != nil {
+		running := *cfg
+		rl.running = &running
+		rl.catch()
+	}
 	notifier := newNotifier(log)
 	adminKey, source, err := cfg.AdminKey()
 	if err != nil {
@@ -143,8 +162,13 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Writer, s
 
 	waCfg := cfg.Log
 	waCfg.Level = cfg.Log.WhatsmeowLevel
+	waLog, waLevel := NewLoggerLevel(waCfg, logw)
+	if rl != nil {
+		rl.waLevel = waLevel
+		rl.listen(ctx, log)
+	}
 	m, err := instance.NewManager(ctx, instance.Options{
-		Store: st, Log: log, WALog: NewLogger(waCfg, logw).With("component", "whatsmeow"),
+		Store: st, Log: log, WALog: waLog.With("component", "whatsmeow"),
 		DeviceName: cfg.WhatsApp.DeviceName, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP,
 	})
 	if err != nil {
@@ -152,11 +176,24 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Writer, s
 	}
 	defer m.Close()
 
+	hooks, err := webhook.New(webhook.Options{
+		Store: st, Manager: m, Log: log.With("component", "webhook"),
+		Timeout: cfg.Webhook.Timeout.Duration, RetryWindow: cfg.Webhook.RetryWindow.Duration,
+		MaxBackoff: cfg.Webhook.MaxBackoff.Duration, UserAgent: "meowgate/" + Version(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := hooks.Start(context.Background()); err != nil {
+		return err
+	}
+	defer hooks.Close() // before m.Close: the worker calls the manager
+
 	ready := new(atomic.Bool)
 	handler := api.New(api.Options{
 		Manager: m, Log: log, AdminKey: adminKey,
 		RateLimit: cfg.API.RateLimit, RateBurst: cfg.API.RateBurst, CreatePerMinute: cfg.API.CreatePerMinute,
-		MaxBodyBytes: cfg.Server.MaxBodyBytes, Ready: ready, Sandbox: sandbox,
+		MaxBodyBytes: cfg.Server.MaxBodyBytes, Ready: ready, Sandbox: sandbox, Webhooks: hooks,
 		Metrics:     metricsWriter(m, cfg.API.Metrics),
 		MetricsOpen: cfg.API.Metrics == MetricsLoopback,
 		Version:     Version(),
@@ -202,14 +239,10 @@ func serve(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Writer, s
 		log.Warn("HTTP shutdown", "err", err)
 		srv.Close()
 	}
+	hooks.Close()
 	m.Close()
 	log.Info("stopped")
 	return nil
-}
-
-func statusLine(m *instance.Manager) string {
-	total, connected := m.Status()
-	return fmt.Sprintf("%d/%d instances connected", connected, total)
 }
 
 // metricsWriter serves a small Prometheus text exposition.
