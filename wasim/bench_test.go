@@ -95,4 +95,3 @@ func BenchmarkSendRoundTrip(b *testing.B) {
 		})
 	}
 }
-

@@ -44,7 +44,7 @@ type conn struct {
 	refs         []string
 
 	mu       sync.Mutex
-	device   types.JID // set once logged in
+	device   types.JID      // set once logged in
 	unacked  map[string]int // "tag/id" of stanzas the client has yet to ack
 	waiters  map[string]chan *waBinary.Node
 	codeHook chan *waBinary.Node // companion_finish of a code pairing
@@ -272,6 +272,7 @@ func (c *conn) handshake() error {
 func (c *conn) login(p *waWa6.ClientPayload) error {
 	s := c.s
 	device := types.NewADJID(fmt.Sprint(p.GetUsername()), 0, uint8(p.GetDevice()))
+	s.record(func(o *observations) { o.loginAttempts[device.String()]++ })
 	comp := s.companionOf(device)
 	s.mu.Lock()
 	outdated := s.outdated

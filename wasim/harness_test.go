@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -19,7 +18,7 @@ import (
 	waLog "go.mau.fi/whatsmeow/util/log"
 )
 
-const waitTimeout = 15 * time.Second
+const waitTimeout = 60 * time.Second
 
 func TestMain(m *testing.M) {
 	// No keepalive pings during the tests: a ping sent from whatsmeow's
@@ -53,18 +52,53 @@ func newSim(t testing.TB, opts Options) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		// Clients created after this simulator are cleaned up after it
-		// closes: let their traffic settle first (see tclient.settle).
-		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-		defer cancel()
-		if s.ctx.Err() == nil {
-			if err := s.Wait(ctx, s.Idle); err != nil {
-				t.Errorf("simulator not idle at the end of the test: %v", err)
+		// A client attached after this simulator was created is cleaned up
+		// after it: disconnect it first, so that whatsmeow does not see its
+		// socket closed from the far end while it still uses it (see
+		// tclient.settle).
+		for _, tc := range attachedTo(s) {
+			if err := tc.settle(); err != nil {
+				t.Errorf("cleanup: %v", err)
 			}
+			tc.cli.Disconnect()
 		}
 		s.Close()
 	})
 	return s
+}
+
+var (
+	attachMu sync.Mutex
+	attached = map[*Server]map[*tclient]bool{}
+)
+
+// attach records that tc talks to sim (after a simulator restart, to the
+// new one).
+func (tc *tclient) attach(sim *Server) {
+	attachMu.Lock()
+	defer attachMu.Unlock()
+	if tc.sim != nil {
+		delete(attached[tc.sim], tc)
+	}
+	tc.sim = sim
+	if sim != nil {
+		if attached[sim] == nil {
+			attached[sim] = map[*tclient]bool{}
+		}
+		attached[sim][tc] = true
+	}
+}
+
+// attachedTo returns the clients attached to sim and forgets sim.
+func attachedTo(sim *Server) []*tclient {
+	attachMu.Lock()
+	defer attachMu.Unlock()
+	var out []*tclient
+	for tc := range attached[sim] {
+		out = append(out, tc)
+	}
+	delete(attached, sim)
+	return out
 }
 
 // tclient is a real whatsmeow client with its own device store and an event
@@ -73,7 +107,7 @@ type tclient struct {
 	t     testing.TB
 	cli   *whatsmeow.Client
 	db    *sql.DB
-	sim   *Server   // the simulator it talks to, for settle
+	sim   *Server   // the simulator it talks to (attach; guarded by attachMu)
 	path  string    // device store file
 	jid   types.JID // set by pairClient
 	store *sqlstore.Container
@@ -97,8 +131,8 @@ func openClientStore(driver, path string) (*sql.DB, *sqlstore.Container, error) 
 	return db, c, nil
 }
 
-// newClient creates a client over the device store at path (a new file in
-// a temp dir when path is "", in memory for ":memory:"): unpaired if the
+// newClient creates a client over the device store at path (in memory when
+// path is ""; tests that restart the client pass a file): unpaired if the
 // store has no device.
 func newClient(t testing.TB, sim *Server, path string) *tclient {
 	t.Helper()
@@ -119,7 +153,9 @@ func newClientE(t testing.TB, sim *Server, path string) (*tclient, error) {
 // given database/sql driver.
 func newClientDriver(t testing.TB, sim *Server, driver, path string) (*tclient, error) {
 	if path == "" {
-		path = filepath.Join(t.TempDir(), "client.db")
+		// In memory: a file store costs more CPU under -race and waits for
+		// the disk, and only the restart tests need one.
+		path = ":memory:"
 	}
 	db, c, err := openClientStore(driver, path)
 	if err != nil {
@@ -136,7 +172,8 @@ func newClientDriver(t testing.TB, sim *Server, driver, path string) (*tclient, 
 }
 
 func wrapClient(t testing.TB, sim *Server, db *sql.DB, c *sqlstore.Container, dev *store.Device) *tclient {
-	tc := &tclient{t: t, sim: sim, db: db, store: c, notify: make(chan struct{})}
+	tc := &tclient{t: t, db: db, store: c, notify: make(chan struct{})}
+	tc.attach(sim)
 	log := waLog.Noop
 	if os.Getenv("WASIM_DEBUG") != "" {
 		log = waLog.Stdout("client", "DEBUG", false)
@@ -155,6 +192,7 @@ func wrapClient(t testing.TB, sim *Server, db *sql.DB, c *sqlstore.Container, de
 			t.Errorf("cleanup: %v", err)
 		}
 		tc.cli.Disconnect()
+		tc.attach(nil)
 		db.Close()
 	})
 	return tc
@@ -171,10 +209,13 @@ func wrapClient(t testing.TB, sim *Server, db *sql.DB, c *sqlstore.Container, de
 // The round trip takes the noise socket's write lock after those senders,
 // which orders their sends before the close.
 func (tc *tclient) settle() error {
-	if tc.sim != nil && tc.sim.ctx.Err() == nil {
+	attachMu.Lock()
+	sim := tc.sim
+	attachMu.Unlock()
+	if sim != nil && sim.ctx.Err() == nil {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
-		if err := tc.sim.Wait(ctx, tc.sim.Idle); err != nil {
+		if err := sim.Wait(ctx, sim.Idle); err != nil {
 			return fmt.Errorf("simulator not idle: %w", err)
 		}
 	}

@@ -70,6 +70,7 @@ type observations struct {
 	duplicates      map[string]int // "account/id" → resends
 	decryptFailures int
 	logins          map[string]int // device JID → successful logins
+	loginAttempts   map[string]int // device JID → logins tried, failed ones included
 	refused         int            // websocket connections refused (RefuseConnections)
 }
 
@@ -164,6 +165,13 @@ func (s *Server) Duplicates(phone, id string) (n int) {
 // login right after pairing included).
 func (s *Server) Logins(device types.JID) (n int) {
 	s.read(func(o *observations) { n = o.logins[device.String()] })
+	return n
+}
+
+// LoginAttempts is how many times a client tried to log in as the device,
+// including attempts refused with a <failure/> (unlinked, outdated).
+func (s *Server) LoginAttempts(device types.JID) (n int) {
+	s.read(func(o *observations) { n = o.loginAttempts[device.String()] })
 	return n
 }
 

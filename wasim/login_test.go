@@ -72,7 +72,8 @@ func TestLoginAfterClientRestart(t *testing.T) {
 	t.Parallel()
 	const contact = "4915100000031"
 	sim := newSim(t, Options{})
-	tc := pair(t, sim, "+4915100000030")
+	tc := newClient(t, sim, filepath.Join(t.TempDir(), "client.db"))
+	pairClient(t, sim, tc, "+4915100000030")
 	exchange(t, sim, tc, contact, "before restart")
 
 	tc.disconnect()
@@ -116,7 +117,7 @@ func TestLoginAfterSimulatorRestart(t *testing.T) {
 	waitEvent[*events.Disconnected](tc, m, nil)
 
 	sim2 := newSim(t, Options{DBPath: dbPath, Addr: addr})
-	tc.sim = sim2
+	tc.attach(sim2)
 	if devs := sim2.Devices(tc.jid.User); len(devs) != 1 || devs[0] != tc.jid {
 		t.Fatalf("restarted simulator lists devices %v, want [%s]", devs, tc.jid)
 	}
@@ -160,8 +161,51 @@ func TestUnlinkedWhileOffline(t *testing.T) {
 	if sim.Connected(tc.jid) {
 		t.Fatal("unlinked device is connected")
 	}
+	staysDisconnected(t, sim, tc.jid)
 	// Unlinking again is an error.
 	if err := sim.Unlink(ctx, tc.jid); err == nil {
 		t.Fatal("second Unlink succeeded")
 	}
+}
+
+// Messages for a device that is offline wait on the server and arrive, in
+// order, when it logs in again.
+func TestOfflineDelivery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	const me, contact = "4915100000150", "4915100000151"
+	sim := newSim(t, Options{})
+	tc := pair(t, sim, "+"+me)
+	tc.disconnect()
+	waitSim(t, sim, "device disconnected", func() bool { return !sim.Connected(tc.jid) })
+
+	texts := []string{"while you were away", "and again", "last one"}
+	ids := make([]string, len(texts))
+	for i, text := range texts {
+		var err error
+		if ids[i], err = sim.Incoming(ctx, "+"+contact, "+"+me, text, "Contact"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := tc.mark()
+	if err := tc.cli.Connect(); err != nil {
+		t.Fatal(err)
+	}
+	waitEvent[*events.Connected](tc, m, nil)
+	next := m
+	for i, id := range ids {
+		var msg *events.Message
+		msg, next = waitEvent(tc, next, func(e *events.Message) bool { return e.Info.ID == id })
+		if got := msg.Message.GetConversation(); got != texts[i] {
+			t.Fatalf("offline message %d: %q, want %q", i, got, texts[i])
+		}
+	}
+	waitSim(t, sim, "delivery receipts", func() bool {
+		for _, id := range ids {
+			if !hasReceipt(sim, me, contact+"@s.whatsapp.net", id, delivered...) {
+				return false
+			}
+		}
+		return true
+	})
 }

@@ -248,8 +248,15 @@ func (s *Server) flushOffline(c *conn, device types.JID) {
 		} else if err != nil {
 			return
 		}
-		node, err := waBinary.Unmarshal(data)
+		// The row holds waBinary.Marshal output, which starts with the
+		// frame's flag byte: Unpack strips it before Unmarshal.
+		plain, err := waBinary.Unpack(data)
+		var node *waBinary.Node
+		if err == nil {
+			node, err = waBinary.Unmarshal(plain)
+		}
 		if err != nil {
+			s.log.Error("wasim: dropping unreadable queued stanza", "device", device, "err", err)
 			_, _ = s.db.ExecContext(ctx, `DELETE FROM wasim_offline WHERE seq = ?`, seq)
 			continue
 		}

@@ -16,15 +16,16 @@ import (
 // that wanted to come back would do so well within it.
 const noReconnectWindow = 1500 * time.Millisecond
 
-// staysDisconnected fails if the device logs in again within the window.
+// staysDisconnected fails if the client tries to log in as the device again
+// within the window.
 func staysDisconnected(t *testing.T, sim *Server, dev types.JID) {
 	t.Helper()
-	logins := sim.Logins(dev)
+	attempts := sim.LoginAttempts(dev)
 	ctx, cancel := context.WithTimeout(context.Background(), noReconnectWindow)
 	defer cancel()
-	err := sim.Wait(ctx, func() bool { return sim.Connected(dev) || sim.Logins(dev) != logins })
+	err := sim.Wait(ctx, func() bool { return sim.Connected(dev) || sim.LoginAttempts(dev) != attempts })
 	if err == nil {
-		t.Fatalf("%s logged in again", dev)
+		t.Fatalf("%s tried to log in again", dev)
 	}
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatal(err)
@@ -175,6 +176,17 @@ func TestUnlinkConnected(t *testing.T) {
 	if devs := sim.Devices(phone); len(devs) != 1 || devs[0] != other.jid {
 		t.Fatalf("devices after unlink = %v, want [%s]", devs, other.jid)
 	}
+	// The account's device list as the other device sees it (usync; despite
+	// its doc comment GetUserDevices includes the asking device): the
+	// phone and the other device, not the unlinked one.
+	listed, err := other.cli.GetUserDevices(ctx, []types.JID{types.NewJID(phone, types.DefaultUserServer)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[types.JID]bool{types.NewJID(phone, types.DefaultUserServer): true, other.jid: true}
+	if len(listed) != len(want) || !want[listed[0]] || !want[listed[1]] {
+		t.Fatalf("device list seen by the other device = %v, want the phone and %s", listed, other.jid)
+	}
 	waitSim(t, sim, "socket closed", func() bool { return !sim.Connected(tc.jid) })
 	staysDisconnected(t, sim, tc.jid)
 	if !sim.Connected(other.jid) {
@@ -210,7 +222,7 @@ func TestRefuseConnectionsBackoff(t *testing.T) {
 	if sim.Connected(tc.jid) {
 		t.Fatal("connected while refusing")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if err := sim.Wait(ctx, func() bool { return sim.Connected(tc.jid) }); err != nil {
 		t.Fatal("client did not come back after the window:", err)
@@ -243,6 +255,9 @@ func TestClientOutdated(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEvent[*events.ClientOutdated](tc, m, nil)
+	if n, ok := sim.LoginAttempts(tc.jid), sim.Logins(tc.jid); n != ok+1 {
+		t.Fatalf("%d login attempts, %d logins: want exactly one refused attempt", n, ok)
+	}
 	staysDisconnected(t, sim, tc.jid)
 
 	sim.SetClientOutdated(false)

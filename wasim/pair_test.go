@@ -133,12 +133,14 @@ func recvQR(t *testing.T, ch <-chan whatsmeow.QRChannelItem) whatsmeow.QRChannel
 func TestPairPhoneCode(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		name  string
-		phone string
-		wrong bool
+		name    string
+		phone   string
+		wrong   bool
+		notOnWA bool
 	}{
-		{"right code", "+49 151 00000020", false},
-		{"wrong code", "+4915100000022", true},
+		{name: "right code", phone: "+49 151 00000020"},
+		{name: "wrong code", phone: "+4915100000022", wrong: true},
+		{name: "number not on WhatsApp", phone: "+9991234567", notOnWA: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -151,6 +153,17 @@ func TestPairPhoneCode(t *testing.T) {
 			}
 			_, m := waitEvent[*events.QR](tc, 0, nil)
 			code, err := tc.cli.PairPhone(ctx, tt.phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
+			if tt.notOnWA {
+				// WhatsApp answers companion_hello for an unknown number with an error.
+				var iqErr *whatsmeow.IQError
+				if !errors.As(err, &iqErr) || iqErr.Code != 400 {
+					t.Fatalf("PairPhone for a number not on WhatsApp: err = %v, want IQ error 400", err)
+				}
+				if sim.PendingCode(tt.phone) {
+					t.Fatal("simulator waits for a code from a number not on WhatsApp")
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -70,12 +70,12 @@ func TestManyClients(t *testing.T) {
 	t.Parallel()
 	n := scaleClients(t)
 	const workers = 8
-	timeout := 60 * time.Second
+	timeout := 2 * time.Minute
 	sim := newSim(t, Options{NoReadReceipts: true})
 	clients := make([]*tclient, n)
 	start := time.Now()
 	errs := forEach(n, workers, func(i int) error {
-		tc, err := newClientE(t, sim, ":memory:")
+		tc, err := newClientE(t, sim, "")
 		if err != nil {
 			return err
 		}

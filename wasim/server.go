@@ -100,7 +100,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		codePairs:      make(map[string]*conn),
 		changed:        make(chan struct{}),
 		offlinePending: map[string]bool{},
-		obs:            observations{duplicates: map[string]int{}, logins: map[string]int{}},
+		obs:            observations{duplicates: map[string]int{}, logins: map[string]int{}, loginAttempts: map[string]int{}},
 	}
 	var err error
 	if s.cert, err = certChain(s.static); err != nil {
