@@ -61,6 +61,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.WALog == nil {
 		opts.WALog = opts.Log
 	}
+	installSignalLogger(opts.Log)
 	if opts.DeviceName == "" {
 		opts.DeviceName = "meowgate"
 	}

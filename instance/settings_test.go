@@ -146,3 +146,55 @@ func TestAlwaysOnlineAndMarkReadOnReply(t *testing.T) {
 		t.Fatalf("incoming message is %s after the reply", m.Status)
 	}
 }
+
+// sync_full_history and the device name travel in the registration payload
+// the phone sees at pairing.
+func TestPairingPayload(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, device string
+		full         bool
+	}{{"full", "Kitchen Pi", true}, {"plain", "", false}} {
+		p := CreateParams{Name: c.name, DeviceName: c.device, Connect: true,
+			Settings: json.RawMessage(`{"sync_full_history":` + map[bool]string{true: "true", false: "false"}[c.full] + `}`)}
+		if _, _, _, err := e.m.Create(ctx, p); err != nil {
+			t.Fatal(err)
+		}
+		jid := e.link(c.name, "")
+		props := e.sim.DeviceProps(jid)
+		if props == nil {
+			t.Fatalf("%s: simulator saw no device props", c.name)
+		}
+		wantOS := c.device
+		if wantOS == "" {
+			wantOS = "meowgate"
+		}
+		if props.GetOs() != wantOS || props.GetRequireFullSync() != c.full {
+			t.Fatalf("%s: props os=%q full=%v, want %q %v", c.name, props.GetOs(), props.GetRequireFullSync(), wantOS, c.full)
+		}
+	}
+}
+
+// Messages written on the phone show up as message.echo.
+func TestEcho(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.connected("echo", "+4915100000231", "")
+	id, err := e.sim.PhoneSend(ctx, "+4915100000231", "+4915100000232", "sent from the phone")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m *MessageView
+	e.waitFor("echo stored", func() bool {
+		var err error
+		m, err = e.m.Message(ctx, "echo", id)
+		return err == nil
+	})
+	if m.Direction != "out" || m.Text != "sent from the phone" || m.Chat != "4915100000232@s.whatsapp.net" {
+		t.Fatalf("echo %+v", m)
+	}
+	if !contains(e.eventTypes(e.mustID("echo")), EventMsgEcho) {
+		t.Fatal("no message.echo event")
+	}
+}

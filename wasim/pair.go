@@ -193,6 +193,7 @@ func (s *Server) completePairing(ctx context.Context, c *conn, phone string, adv
 	if err := s.addCompanion(ctx, u, comp); err != nil {
 		return types.EmptyJID, err
 	}
+	s.recordDeviceProps(jid, reg.GetDeviceProps())
 	// 515: "restart the stream"; the client reconnects and logs in.
 	_ = c.send(waBinary.Node{Tag: "stream:error", Attrs: waBinary.Attrs{"code": "515"}})
 	c.closeSoon(5 * time.Second)

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"go.mau.fi/whatsmeow/proto/waCompanionReg"
 	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/util/keys"
@@ -73,6 +74,7 @@ type Server struct {
 	refuseUntil    time.Time
 	outdated       bool
 	obs            observations
+	deviceProps    map[string]*waCompanionReg.DeviceProps
 	offlinePending map[string]bool // devices with queued stanzas
 	scheduled      int             // contact receipts waiting for their timer
 	flushMu        sync.Mutex
