@@ -46,6 +46,7 @@ type instance struct {
 	retryTimer  *time.Timer
 	loggingOut  bool
 	sender      *sender
+	held        map[string][]heldReceipt // receipts that overtook the ack
 	counts      store.Counts
 	countsTimer *time.Timer
 }

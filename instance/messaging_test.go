@@ -39,11 +39,19 @@ func (e *env) msg(name, id string) *MessageView {
 	return m
 }
 
+var forward = map[string]int{"queued": 1, "sending": 2, "sent": 3, "delivered": 4, "read": 5, "played": 6}
+
+// waitStatus waits until the message has status, or for the forward
+// statuses (sent, delivered, read) a later one: receipts may overtake the
+// recording of the server ack.
 func (e *env) waitStatus(name, id, status string) *MessageView {
 	e.t.Helper()
 	var m *MessageView
 	e.waitFor("message "+id+" "+status, func() bool {
 		m = e.msg(name, id)
+		if r := forward[status]; r >= forward["sent"] {
+			return forward[m.Status] >= r
+		}
 		return m.Status == status
 	})
 	return m

@@ -188,10 +188,64 @@ func (i *instance) onReceipt(e *events.Receipt) {
 	default:
 		return
 	}
+	i.applyReceipt(e.MessageIDs, status, e.Timestamp.UTC())
+}
+
+// maxHeldReceipts bounds receipts waiting for their message's server ack.
+const maxHeldReceipts = 10000
+
+type heldReceipt struct {
+	status string
+	at     time.Time
+}
+
+func (i *instance) applyReceipt(ids []string, status string, at time.Time) {
+	// Receipts queue behind held ones for the same message, keeping order.
+	var now []string
+	for _, id := range ids {
+		if _, waiting := i.held[id]; waiting {
+			i.held[id] = append(i.held[id], heldReceipt{status, at})
+		} else {
+			now = append(now, id)
+		}
+	}
+	if ids = now; len(ids) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := i.m.store.ApplyReceipt(ctx, i.id, e.MessageIDs, status, e.Timestamp.UTC()); err != nil {
+	_, held, err := i.m.store.ApplyReceipt(ctx, i.id, ids, status, at)
+	if err != nil {
 		i.log.Error("cannot apply receipt", "err", err)
+		return
+	}
+	// A receipt can overtake the recording of the server ack; keep it until
+	// the sender has recorded "sent" (releaseReceipts).
+	for _, id := range held {
+		if i.held == nil {
+			i.held = map[string][]heldReceipt{}
+		}
+		if len(i.held) < maxHeldReceipts {
+			i.held[id] = append(i.held[id], heldReceipt{status, at})
+		}
+	}
+}
+
+// releaseReceipts applies the receipts held for a message whose outcome the
+// sender has just recorded.
+func (i *instance) releaseReceipts(id string) {
+	rs, ok := i.held[id]
+	if !ok {
+		return
+	}
+	delete(i.held, id)
+	for n, r := range rs {
+		i.applyReceipt([]string{id}, r.status, r.at)
+		if _, again := i.held[id]; again {
+			// Still not recorded (a retry is under way): keep the rest.
+			i.held[id] = append(i.held[id], rs[n+1:]...)
+			return
+		}
 	}
 }
 

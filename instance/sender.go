@@ -171,6 +171,7 @@ func (s *sender) send(msg *store.Message) {
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
 	err := s.deliver(msg)
+	defer i.post(func() { i.releaseReceipts(msg.ID) })
 	switch {
 	case err == nil:
 		return

@@ -355,17 +355,20 @@ func (s *Store) endMessagesN(ctx context.Context, instanceID, where string, args
 // ApplyReceipt moves outgoing messages forward to status (delivered, read,
 // played) and appends a message.status event for each that moved. Receipts
 // for unknown ids or older statuses change nothing.
-func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []string, status string, at time.Time) (int, error) {
+// Messages still queued or being sent are returned in held: their receipt
+// overtook the server ack, and the caller applies it once the ack is
+// recorded, so the status history keeps its order.
+func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []string, status string, at time.Time) (moved int, held []string, err error) {
 	r := rank[status]
 	if r == 0 {
-		return 0, fmt.Errorf("store: receipt status %q", status)
+		return 0, nil, fmt.Errorf("store: receipt status %q", status)
 	}
 	if at.IsZero() {
 		at = now()
 	}
-	moved := 0
 	t := now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		moved, held = 0, held[:0]
 		for _, id := range ids {
 			var cur, chat string
 			err := tx.QueryRowContext(ctx, `SELECT status, chat FROM messages WHERE instance_id = ? AND id = ? AND direction = 'out'`,
@@ -374,6 +377,10 @@ func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []strin
 				continue
 			} else if err != nil {
 				return err
+			}
+			if cur == StatusQueued || cur == StatusSending {
+				held = append(held, id)
+				continue
 			}
 			if final(cur) && cur != StatusFailed || rank[cur] >= r {
 				continue
@@ -393,12 +400,12 @@ func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []strin
 		return nil
 	})
 	if err != nil {
-		return 0, fmt.Errorf("store: apply receipt: %w", err)
+		return 0, nil, fmt.Errorf("store: apply receipt: %w", err)
 	}
 	if moved > 0 {
 		s.events.signal()
 	}
-	return moved, nil
+	return moved, held, nil
 }
 
 // StoreMessage records a message that arrived (or was sent from another
