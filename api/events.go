@@ -21,7 +21,13 @@ type eventJSON struct {
 }
 
 func (h *handler) render(ev store.Event) eventJSON {
-	return eventJSON{ID: strconv.FormatInt(ev.ID, 10), Type: ev.Type, Instance: h.m.NameOf(ev.InstanceID), CreatedAt: ev.CreatedAt.UTC(), Data: ev.Data}
+	// The name comes from the published snapshot: Manager.NameOf reads the
+	// row the instance's goroutine writes, a data race.
+	name := ""
+	if info, err := h.m.Get(ev.InstanceID); err == nil {
+		name = info.Name
+	}
+	return eventJSON{ID: strconv.FormatInt(ev.ID, 10), Type: ev.Type, Instance: name, CreatedAt: ev.CreatedAt.UTC(), Data: ev.Data}
 }
 
 func parseAfter(s string) (int64, error) {
@@ -113,6 +119,10 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) erro
 	hdr.Set("Cache-Control", "no-store")
 	hdr.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		// No body will be read: a stream would hold the connection forever.
+		return nil
+	}
 	_, _ = fmt.Fprint(w, "retry: 2000\n\n")
 	_ = rc.Flush()
 	ping := time.NewTicker(15 * time.Second)

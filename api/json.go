@@ -66,6 +66,9 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 		switch {
 		case errors.As(err, &se):
 			return errorf(http.StatusBadRequest, "bad_request", "malformed JSON at byte %d: %v", se.Offset, err)
+		case errors.As(err, &te) && te.Field == "":
+			// The body itself has the wrong type (e.g. an array): malformed.
+			return errorf(http.StatusBadRequest, "bad_request", "the body must be a JSON object")
 		case errors.As(err, &te):
 			return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "a field has the wrong type",
 				Fields: map[string]string{te.Field: "must be " + jsonKind(te.Type.Kind().String())}}
