@@ -28,7 +28,10 @@ type Options struct {
 	RateLimit       float64
 	RateBurst       int
 	CreatePerMinute int
-	MaxBodyBytes    int64
+	// AuthFailBurst is how many wrong keys one client address may send
+	// before it is slowed to one a second.
+	AuthFailBurst int
+	MaxBodyBytes  int64
 	// Ready reports whether /readyz should say 200.
 	Ready *atomic.Bool
 	// Sandbox, when set, enables the /v1/sandbox routes against it.
@@ -126,12 +129,16 @@ func New(opts Options) http.Handler {
 	if opts.CreatePerMinute <= 0 {
 		opts.CreatePerMinute = 5
 	}
+	if opts.AuthFailBurst <= 0 {
+		opts.AuthFailBurst = 20
+	}
 	if opts.Ready == nil {
 		opts.Ready = new(atomic.Bool)
 		opts.Ready.Store(true)
 	}
 	h := &handler{opts: opts, m: opts.Manager, log: opts.Log, admin: []byte(opts.AdminKey), mux: http.NewServeMux()}
 	h.limits = newLimiter(opts.RateLimit, opts.RateBurst, opts.CreatePerMinute)
+	h.limits.failBurst = opts.AuthFailBurst
 	methods := map[string][]string{}
 	for _, rt := range h.routes() {
 		if strings.HasPrefix(rt.pattern, "/v1/sandbox/") && opts.Sandbox == nil {
@@ -200,6 +207,11 @@ func (h *handler) authenticate(r *http.Request, a access) (*caller, error) {
 	} else if info, ok := h.m.Authenticate(key); ok {
 		c.instance, c.key = info, "i:"+info.ID
 	} else {
+		// Wrong keys are rate-limited per client address, so a key cannot
+		// be guessed at full speed.
+		if wait := h.limits.allowFailure(remoteHost(r)); wait > 0 {
+			return nil, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many failed authentications", RetryAfter: wait}
+		}
 		return nil, errUnauthorized
 	}
 	if wait := h.limits.allow(c.key); wait > 0 {
@@ -237,13 +249,17 @@ func apiKey(r *http.Request) string {
 	return r.Header.Get("apikey")
 }
 
-func isLoopback(r *http.Request) bool {
+func remoteHost(r *http.Request) string {
 	host := r.RemoteAddr
 	if i := strings.LastIndexByte(host, ':'); i >= 0 {
 		host = host[:i]
 	}
-	host = strings.Trim(host, "[]")
-	return host == "127.0.0.1" || host == "::1" || strings.HasPrefix(host, "127.")
+	return strings.Trim(host, "[]")
+}
+
+func isLoopback(r *http.Request) bool {
+	host := remoteHost(r)
+	return host == "::1" || strings.HasPrefix(host, "127.")
 }
 
 func (h *handler) recoverer(next http.Handler) http.Handler {

@@ -41,9 +41,12 @@ func toAPIError(err error) *Error {
 	var ae *Error
 	var ve *instance.ValidationError
 	var se *instance.StateError
+	var ufe *instance.UnknownFieldError
 	switch {
 	case errors.As(err, &ae):
 		return ae
+	case errors.As(err, &ufe):
+		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: ufe.Error(), Fields: map[string]string{ufe.Field: "unknown field"}}
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "some fields are invalid", Fields: ve.Fields}
 	case errors.Is(err, instance.ErrMessageNotFound):

@@ -103,6 +103,7 @@ func newEnv(t *testing.T, tweak func(*api.Options)) *env {
 		RateLimit:       1e6,
 		RateBurst:       1e6,
 		CreatePerMinute: 10000,
+		AuthFailBurst:   1e6,
 		Sandbox:         wasim.Local(sim),
 		Metrics:         func(w http.ResponseWriter) { _, _ = io.WriteString(w, "meowgate_up 1\n") },
 		Version:         "test",

@@ -1,9 +1,10 @@
 package api
 
 import (
-	"encoding/json"
 	"encoding/base64"
+	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/skip2/go-qrcode"
@@ -177,6 +178,15 @@ func (h *handler) updateSettings(w http.ResponseWriter, r *http.Request, c *call
 	defer cancel()
 	s, err := h.m.UpdateSettings(ctx, r.PathValue("name"), body)
 	if err != nil {
+		// This body is the settings object itself: name fields as in it.
+		if ae := toAPIError(err); ae != nil && ae.Fields != nil {
+			out := *ae
+			out.Fields = map[string]string{}
+			for k, v := range ae.Fields {
+				out.Fields[strings.TrimPrefix(k, "settings.")] = v
+			}
+			return &out
+		}
 		return err
 	}
 	writeJSON(w, http.StatusOK, s)

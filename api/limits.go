@@ -16,6 +16,7 @@ type limiter struct {
 	r       rate.Limit
 	burst   int
 	perMin  int
+	failBurst int
 }
 
 func newLimiter(perSecond float64, burst, createPerMinute int) *limiter {
@@ -50,6 +51,12 @@ func take(mu *sync.Mutex, m map[string]*rate.Limiter, key string, mk func() *rat
 		return d
 	}
 	return 0
+}
+
+// allowFailure takes a token for a failed authentication from host: a
+// burst of failBurst, then one per second.
+func (l *limiter) allowFailure(host string) time.Duration {
+	return take(&l.mu, l.create, "fail:"+host, func() *rate.Limiter { return rate.NewLimiter(1, l.failBurst) })
 }
 
 // forget drops a key's buckets (a rotated or deleted token).

@@ -142,3 +142,31 @@ func TestMetrics(t *testing.T) {
 	off := newEnv(t, func(o *api.Options) { o.Metrics = nil })
 	wantErr(t, off.call("GET", "/metrics", adminKey, nil), http.StatusNotFound, "not_found")
 }
+
+// Wrong keys from one address are slowed down once the burst is used up,
+// so a key cannot be guessed at full speed; the right key still works.
+func TestAuthFailuresLimited(t *testing.T) {
+	e := newEnv(t, func(o *api.Options) { o.AdminKey, o.AuthFailBurst = "right-key", 3 })
+	get := func(key string) *http.Response {
+		req, _ := http.NewRequest("GET", e.srv.URL+"/v1/instances", nil)
+		req.Header.Set("Authorization", "Bearer "+key)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res
+	}
+	for n := range 3 {
+		if res := get("guess"); res.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("guess %d: %d", n, res.StatusCode)
+		}
+	}
+	res := get("guess")
+	if res.StatusCode != http.StatusTooManyRequests || res.Header.Get("Retry-After") == "" {
+		t.Fatalf("4th wrong key: %d, Retry-After %q", res.StatusCode, res.Header.Get("Retry-After"))
+	}
+	if res := get("right-key"); res.StatusCode != http.StatusOK {
+		t.Fatalf("right key after failures: %d", res.StatusCode)
+	}
+}

@@ -323,8 +323,11 @@ func (i *instance) pairCode(ctx context.Context, phone string) (string, error) {
 	}
 	code, err := i.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")
 	if err != nil {
+		var iqErr *whatsmeow.IQError
 		if errors.Is(err, whatsmeow.ErrPhoneNumberTooShort) || errors.Is(err, whatsmeow.ErrPhoneNumberIsNotInternational) {
 			return "", invalid("phone", err.Error())
+		} else if errors.As(err, &iqErr) && iqErr.Code >= 400 && iqErr.Code < 500 {
+			return "", invalid("phone", fmt.Sprintf("WhatsApp refused the number (%d %s): is it on WhatsApp?", iqErr.Code, iqErr.Text))
 		}
 		return "", fmt.Errorf("instance: pair code: %w", err)
 	}

@@ -318,7 +318,12 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (*Info, string, *Q
 // mergeInput applies partial settings, webhook and proxy JSON onto the
 // current values, collecting every problem into fields.
 func mergeInput(fields map[string]string, sRaw, wRaw, pRaw json.RawMessage, settings *Settings, webhook *Webhook, proxy *string) error {
+	var unknown error
 	collect := func(err error) {
+		var ufe *UnknownFieldError
+		if errors.As(err, &ufe) && unknown == nil {
+			unknown = err
+		}
 		var ve *ValidationError
 		if errors.As(err, &ve) {
 			for k, v := range ve.Fields {
@@ -364,7 +369,7 @@ func mergeInput(fields map[string]string, sRaw, wRaw, pRaw json.RawMessage, sett
 			*proxy = pv.URL
 		}
 	}
-	return nil
+	return unknown
 }
 
 // UpdateParams is the body of PATCH /v1/instances/{name}.
@@ -454,6 +459,10 @@ func (m *Manager) Restart(ctx context.Context, idOrName string) (*Info, error) {
 		return nil, err
 	}
 	err = inst.do(ctx, func() error {
+		if inst.row.JID == "" {
+			// Restart keeps a link; without one there is nothing to restart.
+			return &StateError{Err: ErrNotPaired, State: inst.row.State}
+		}
 		inst.stopClient()
 		inst.setDesired(ctx, store.DesiredRunning)
 		inst.start(ReasonRestart)
@@ -593,7 +602,7 @@ func (m *Manager) NameOf(id string) string {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	if inst := m.byID[id]; inst != nil {
-		return inst.row.Name
+		return inst.name()
 	}
 	return ""
 }

@@ -139,7 +139,11 @@ func (s *sender) applyPresence(renew bool) {
 	if same && !(renew && want == string(types.PresenceAvailable)) {
 		return
 	}
-	if err := s.cli.SendPresence(s.ctx, types.Presence(want)); err != nil {
+	// A detached context: cancelling whatsmeow mid-write races with the
+	// disconnect that follows a stop.
+	pctx, cancel := context.WithTimeout(context.WithoutCancel(s.ctx), 10*time.Second)
+	defer cancel()
+	if err := s.cli.SendPresence(pctx, types.Presence(want)); err != nil {
 		s.inst.log.Debug("cannot send presence", "err", err)
 		return
 	}
@@ -214,13 +218,15 @@ func (s *sender) deliver(msg *store.Message) error {
 	if set.TypingSimulation {
 		d := time.Duration(utf8.RuneCountInString(msg.Text)) * typingPerRune
 		d = max(typingMin, min(d, typingMax))
-		if err := s.cli.SendChatPresence(ctx, jid, types.ChatPresenceComposing, ""); err != nil {
+		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		defer cancel()
+		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresenceComposing, ""); err != nil {
 			return retryable(err)
 		}
 		if !sleep(ctx, d) {
 			return retryable(ctx.Err())
 		}
-		if err := s.cli.SendChatPresence(ctx, jid, types.ChatPresencePaused, ""); err != nil {
+		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresencePaused, ""); err != nil {
 			return retryable(err)
 		}
 	}

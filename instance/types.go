@@ -290,14 +290,35 @@ func decodeInto(prefix string, raw json.RawMessage, dst any) error {
 	if err := dec.Decode(dst); err != nil {
 		var te *json.UnmarshalTypeError
 		switch {
-		case errors.As(err, &te):
-			return invalid(prefix+"."+te.Field, "has the wrong type: want "+te.Type.String())
+		case errors.As(err, &te) && te.Field != "":
+			return invalid(prefix+"."+te.Field, "must be "+jsonKind(te.Type.Kind().String()))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return invalid(prefix+"."+f, "unknown field")
+			return &UnknownFieldError{Field: prefix + "." + f}
 		default:
 			return invalid(prefix, "must be a JSON object")
 		}
 	}
 	return nil
+}
+
+// UnknownFieldError is a field the API does not know, like a typo in a
+// setting's name: a bad request rather than a bad value.
+type UnknownFieldError struct{ Field string }
+
+func (e *UnknownFieldError) Error() string { return "unknown field " + e.Field }
+
+func jsonKind(k string) string {
+	switch k {
+	case "bool":
+		return "a boolean"
+	case "string":
+		return "a string"
+	case "map", "struct":
+		return "an object"
+	case "slice", "array":
+		return "an array"
+	default:
+		return "a number"
+	}
 }
