@@ -360,13 +360,13 @@ func TestValidate(t *testing.T) {
 		{"settings", func(c *Config) {
 			c.WhatsApp.Defaults.SendDelayMS = -1
 			c.WhatsApp.Defaults.SendJitterMS = 86_400_001
-			c.WhatsApp.Defaults.QueueTTL = "30s"
+			c.WhatsApp.Defaults.QueueTTL = "500ms"
 			c.WhatsApp.Defaults.RejectCallMessage = strings.Repeat("é", 4097)
 		}, []string{
 			"whatsapp.defaults.reject_call_message: must be at most 4096 characters",
 			"whatsapp.defaults.send_delay_ms: must be between 0 and 86400000",
 			"whatsapp.defaults.send_jitter_ms: must be between 0 and 86400000",
-			"whatsapp.defaults.queue_ttl: must be a duration between 1m and 720h",
+			"whatsapp.defaults.queue_ttl: must be a duration between 1s and 720h",
 		}},
 		{"webhook", func(c *Config) {
 			c.Webhook.Timeout, c.Webhook.RetryWindow, c.Webhook.MaxBackoff = Duration{}, Duration{}, Duration{time.Millisecond}
