@@ -66,7 +66,7 @@ func (n *notifier) watch(ctx context.Context, st *store.Store, m *instance.Manag
 			}
 			healthy = err == nil
 			if healthy {
-				msg := "STATUS=" + statusLine(m)
+				msg := "STATUS=" + statusLine(m) + webhookStatus(ctx, st)
 				if interval > 0 {
 					msg = daemon.SdNotifyWatchdog + "\n" + msg
 				}
@@ -84,6 +84,14 @@ func (n *notifier) watch(ctx context.Context, st *store.Store, m *instance.Manag
 
 // statusLine is the STATUS= shown by systemctl status, e.g.
 // "3/4 instances connected, 12 queued".
+func webhookStatus(ctx context.Context, st *store.Store) string {
+	n, err := st.CountFailingWebhookDeliveries(ctx)
+	if err != nil {
+		return ""
+	}
+	return fmt.Sprintf(", %d webhooks failing", n)
+}
+
 func statusLine(m *instance.Manager) string {
 	var total, connected, queued int
 	for _, i := range m.List() {

@@ -216,7 +216,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	total, _ := m.Status()
 	log.Info("meowgate ready", "version", Version(), "listen", ln.Addr().String(), "instances", total,
 		"store", cfg.Store.Path, "sandbox", cfg.Sandbox.Enabled, "startup", time.Since(start).Round(time.Millisecond))
-	notifier.ready(statusLine(m))
+	notifier.ready(statusLine(m) + webhookStatus(ctx, st))
 	if started != nil {
 		started <- ln.Addr().String()
 	}

@@ -323,3 +323,13 @@ func (s *Store) InstancesWithEvents(ctx context.Context, after int64) (map[strin
 	}
 	return out, nil
 }
+
+// CountFailingWebhookDeliveries counts deliveries that failed and wait for
+// a retry, across instances (for the service status line).
+func (s *Store) CountFailingWebhookDeliveries(ctx context.Context) (int, error) {
+	var n int
+	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM webhook_deliveries WHERE status = ?`, DeliveryFailed).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: count failing deliveries: %w", err)
+	}
+	return n, nil
+}

@@ -263,7 +263,7 @@ sed -n '/meowgate is running/,/Documentation/p' "$WORK/install.log"
 [ "$(run systemctl show -p Type --value meowgate)" = notify ] || fail "not Type=notify"
 journal_has 'msg="meowgate ready"' || fail "no ready line in the journal"
 status=$(run systemctl status --no-pager meowgate)
-echo "$status" | grep -E 'Status: "0/0 instances connected, 0 queued"' || { echo "$status"; fail "systemctl status shows no STATUS line"; }
+echo "$status" | grep -E 'Status: "0/0 instances connected, 0 queued, 0 webhooks failing"' || { echo "$status"; fail "systemctl status shows no STATUS line"; }
 run curl -fsS --max-time 5 http://127.0.0.1:8080/healthz >/dev/null || fail "/healthz does not answer"
 
 getent_user=$(run getent passwd meowgate) || fail "no user meowgate"
@@ -357,7 +357,7 @@ api POST /v1/instances/pi/messages "{\"to\":\"+4915187654321\",\"text\":\"later\
 queued() { api GET /v1/instances/pi/queue | grep -o '"later"' | wc -l; }
 [ "$(queued)" = 1 ] || fail "the message is not queued"
 status_is() { [ "$(run systemctl show -p StatusText --value meowgate)" = "$1" ]; }
-wait_for 15 "STATUS 1/1 instances connected, 1 queued" status_is "1/1 instances connected, 1 queued"
+wait_for 15 "STATUS 1/1 instances connected, 1 queued, 0 webhooks failing" status_is "1/1 instances connected, 1 queued, 0 webhooks failing"
 run systemctl status --no-pager meowgate | grep 'Status:'
 ready_one=$(time_starts)
 self_one=$(startup_ms)
