@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/meowgate/meowgate/instance"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -71,7 +73,7 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 			return errorf(http.StatusBadRequest, "bad_request", "the body must be a JSON object")
 		case errors.As(err, &te):
 			return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "a field has the wrong type",
-				Fields: map[string]string{te.Field: "must be " + jsonKind(te.Type.Kind().String())}}
+				Fields: map[string]string{te.Field: "must be " + instance.JSONKind(te.Type.Kind().String())}}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "unknown field " + f, Fields: map[string]string{f: "unknown field"}}
@@ -83,19 +85,4 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 		return errorf(http.StatusBadRequest, "bad_request", "trailing data after the JSON body")
 	}
 	return nil
-}
-
-func jsonKind(k string) string {
-	switch k {
-	case "bool":
-		return "a boolean"
-	case "string":
-		return "a string"
-	case "map", "struct":
-		return "an object"
-	case "slice", "array":
-		return "an array"
-	default:
-		return "a number"
-	}
 }

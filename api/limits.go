@@ -10,12 +10,12 @@ import (
 // limiter keeps a token bucket per key (the admin key, or an instance
 // token), and a slower one for instance creation.
 type limiter struct {
-	mu      sync.Mutex
-	general map[string]*rate.Limiter
-	create  map[string]*rate.Limiter
-	r       rate.Limit
-	burst   int
-	perMin  int
+	mu        sync.Mutex
+	general   map[string]*rate.Limiter
+	create    map[string]*rate.Limiter
+	r         rate.Limit
+	burst     int
+	perMin    int
 	failBurst int
 }
 

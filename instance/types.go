@@ -291,7 +291,7 @@ func decodeInto(prefix string, raw json.RawMessage, dst any) error {
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &te) && te.Field != "":
-			return invalid(prefix+"."+te.Field, "must be "+jsonKind(te.Type.Kind().String()))
+			return invalid(prefix+"."+te.Field, "must be "+JSONKind(te.Type.Kind().String()))
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return &UnknownFieldError{Field: prefix + "." + f}
@@ -308,7 +308,8 @@ type UnknownFieldError struct{ Field string }
 
 func (e *UnknownFieldError) Error() string { return "unknown field " + e.Field }
 
-func jsonKind(k string) string {
+// JSONKind names a Go reflect kind as JSON does ("a number", "an object").
+func JSONKind(k string) string {
 	switch k {
 	case "bool":
 		return "a boolean"

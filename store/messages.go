@@ -187,16 +187,10 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 		if err != nil {
 			return err
 		}
-		var ids, chats []string
-		for rows.Next() {
-			var id, chat string
-			if err := rows.Scan(&id, &chat); err != nil {
-				rows.Close()
-				return err
-			}
-			ids, chats = append(ids, id), append(chats, chat)
+		ids, chats, err := idsAndChats(rows)
+		if err != nil {
+			return err
 		}
-		rows.Close()
 		for i, id := range ids {
 			if err := addStatus(ctx, tx, instanceID, id, StatusExpired, "queue_ttl passed", at); err != nil {
 				return err
@@ -322,16 +316,10 @@ func (s *Store) endMessagesN(ctx context.Context, instanceID, where string, args
 		if err != nil {
 			return err
 		}
-		var ids, chats []string
-		for rows.Next() {
-			var id, chat string
-			if err := rows.Scan(&id, &chat); err != nil {
-				rows.Close()
-				return err
-			}
-			ids, chats = append(ids, id), append(chats, chat)
+		ids, chats, err := idsAndChats(rows)
+		if err != nil {
+			return err
 		}
-		rows.Close()
 		for i, id := range ids {
 			if err := addStatus(ctx, tx, instanceID, id, status, errText, at); err != nil {
 				return err
@@ -350,6 +338,19 @@ func (s *Store) endMessagesN(ctx context.Context, instanceID, where string, args
 		s.events.signal()
 	}
 	return nil
+}
+
+// idsAndChats reads and closes the rows of an UPDATE … RETURNING id, chat.
+func idsAndChats(rows *sql.Rows) (ids, chats []string, err error) {
+	defer rows.Close()
+	for rows.Next() {
+		var id, chat string
+		if err := rows.Scan(&id, &chat); err != nil {
+			return nil, nil, err
+		}
+		ids, chats = append(ids, id), append(chats, chat)
+	}
+	return ids, chats, rows.Err()
 }
 
 // ApplyReceipt moves outgoing messages forward to status (delivered, read,

@@ -92,65 +92,43 @@ func matchAccount(dev types.JID, phone string) bool {
 	return phone == "" || (err == nil && dev.User == d)
 }
 
-// Presences returns the presences sent by the linked devices of an account
-// ("" for all accounts).
-func (s *Server) Presences(phone string) (out []Presence) {
+// ofAccount returns the observations made on an account's devices ("" for
+// all accounts), copied under the simulator's lock.
+func ofAccount[T any](s *Server, phone string, list func(*observations) []T, device func(T) types.JID) (out []T) {
 	s.read(func(o *observations) {
-		for _, p := range o.presences {
-			if matchAccount(p.Device, phone) {
-				out = append(out, p)
+		for _, x := range list(o) {
+			if matchAccount(device(x), phone) {
+				out = append(out, x)
 			}
 		}
 	})
 	return out
+}
+
+// Presences returns the presences sent by the linked devices of an account
+// ("" for all accounts).
+func (s *Server) Presences(phone string) []Presence {
+	return ofAccount(s, phone, func(o *observations) []Presence { return o.presences }, func(p Presence) types.JID { return p.Device })
 }
 
 // ChatStates returns the typing indicators sent by an account's devices.
-func (s *Server) ChatStates(phone string) (out []ChatState) {
-	s.read(func(o *observations) {
-		for _, c := range o.chatStates {
-			if matchAccount(c.Device, phone) {
-				out = append(out, c)
-			}
-		}
-	})
-	return out
+func (s *Server) ChatStates(phone string) []ChatState {
+	return ofAccount(s, phone, func(o *observations) []ChatState { return o.chatStates }, func(c ChatState) types.JID { return c.Device })
 }
 
 // ReceiptsSent returns the receipts an account's devices sent.
-func (s *Server) ReceiptsSent(phone string) (out []SentReceipt) {
-	s.read(func(o *observations) {
-		for _, r := range o.receipts {
-			if matchAccount(r.Device, phone) {
-				out = append(out, r)
-			}
-		}
-	})
-	return out
+func (s *Server) ReceiptsSent(phone string) []SentReceipt {
+	return ofAccount(s, phone, func(o *observations) []SentReceipt { return o.receipts }, func(r SentReceipt) types.JID { return r.Device })
 }
 
 // CallRejects returns the calls an account's devices rejected.
-func (s *Server) CallRejects(phone string) (out []CallReject) {
-	s.read(func(o *observations) {
-		for _, c := range o.callRejects {
-			if matchAccount(c.Device, phone) {
-				out = append(out, c)
-			}
-		}
-	})
-	return out
+func (s *Server) CallRejects(phone string) []CallReject {
+	return ofAccount(s, phone, func(o *observations) []CallReject { return o.callRejects }, func(c CallReject) types.JID { return c.Device })
 }
 
 // RejectedMessages returns messages the server refused from an account.
-func (s *Server) RejectedMessages(phone string) (out []Rejected) {
-	s.read(func(o *observations) {
-		for _, r := range o.rejected {
-			if matchAccount(r.Device, phone) {
-				out = append(out, r)
-			}
-		}
-	})
-	return out
+func (s *Server) RejectedMessages(phone string) []Rejected {
+	return ofAccount(s, phone, func(o *observations) []Rejected { return o.rejected }, func(r Rejected) types.JID { return r.Device })
 }
 
 // Duplicates is how many times an account resent a message id the server had
