@@ -120,8 +120,10 @@ func (s *sender) run() {
 			}
 			continue
 		}
-		s.send(msg)
-		last = time.Now()
+		// The pause runs from WhatsApp's ack of this send (or its failure), not
+		// from the end of our bookkeeping, so the spacing the recipient sees
+		// is the configured one.
+		last = s.send(msg)
 		i.post(func() { i.countsChanged() })
 	}
 }
@@ -169,12 +171,15 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // errRetry marks failures worth another attempt (connection trouble).
 var errRetry = errors.New("retry")
 
-func (s *sender) send(msg *store.Message) {
+func (s *sender) send(msg *store.Message) (done time.Time) {
 	i := s.inst
 	ctx := s.ctx
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	err := s.deliver(msg)
+	err := s.deliver(msg, &done)
+	if done.IsZero() {
+		done = time.Now()
+	}
 	defer i.post(func() { i.releaseReceipts(msg.ID) })
 	switch {
 	case err == nil:
@@ -193,12 +198,13 @@ func (s *sender) send(msg *store.Message) {
 			i.log.Error("cannot record failure", "id", msg.ID, "err", ferr)
 		}
 	}
+	return done
 }
 
 func retryable(err error) error { return fmt.Errorf("%w: %v", errRetry, err) }
 
 // deliver sends one claimed message through whatsmeow with its fixed id.
-func (s *sender) deliver(msg *store.Message) error {
+func (s *sender) deliver(msg *store.Message, acked *time.Time) error {
 	i := s.inst
 	ctx := s.ctx
 	jid, err := types.ParseJID(msg.Chat)
@@ -235,6 +241,7 @@ func (s *sender) deliver(msg *store.Message) error {
 		content = s.reply(msg)
 	}
 	resp, err := s.cli.SendMessage(ctx, jid, content, whatsmeow.SendRequestExtra{ID: msg.ID})
+	*acked = time.Now()
 	if err != nil {
 		if errors.Is(err, whatsmeow.ErrServerReturnedError) {
 			return fmt.Errorf("WhatsApp refused the message (%v)", err)

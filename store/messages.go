@@ -182,8 +182,8 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 	var expired bool
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = ?, updated_at = ?
-			WHERE instance_id = ? AND status = ? AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
-			StatusExpired, toMS(at), instanceID, StatusQueued, toMS(at))
+			WHERE instance_id = ? AND status = 'queued' AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
+			StatusExpired, toMS(at), instanceID, toMS(at))
 		if err != nil {
 			return err
 		}
@@ -201,12 +201,12 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 			expired = true
 		}
 		row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
-			WHERE instance_id = ? AND status = ? AND send_at <= ? ORDER BY seq LIMIT 1`, instanceID, StatusQueued, toMS(at))
+			WHERE instance_id = ? AND status = 'queued' AND send_at <= ? ORDER BY seq LIMIT 1`, instanceID, toMS(at))
 		m, err := scanMessage(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			var due sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT MIN(send_at) FROM messages WHERE instance_id = ? AND status = ?`,
-				instanceID, StatusQueued).Scan(&due); err != nil {
+			if err := tx.QueryRowContext(ctx, `SELECT MIN(send_at) FROM messages WHERE instance_id = ? AND status = 'queued'`,
+				instanceID).Scan(&due); err != nil {
 				return err
 			}
 			if due.Valid {
@@ -465,8 +465,8 @@ func (s *Store) MarkIncomingRead(ctx context.Context, instanceID string, ids []s
 // UnreadIncoming returns the incoming messages of a chat not yet marked
 // read, oldest first (for mark_read_on_reply).
 func (s *Store) UnreadIncoming(ctx context.Context, instanceID, chat string) ([]*Message, error) {
-	return s.queryMessages(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND chat = ? AND direction = 'in' AND status = ? ORDER BY seq LIMIT 500`,
-		instanceID, chat, StatusReceived)
+	return s.queryMessages(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND chat = ? AND direction = 'in' AND status = 'received' ORDER BY seq LIMIT 500`,
+		instanceID, chat)
 }
 
 // GetMessage returns one message with its status history.

@@ -118,7 +118,8 @@ func (s *Store) QueueWebhookDeliveries(ctx context.Context, instanceID string, t
 // the head is the only one the worker may attempt (there is no lease: one
 // worker goroutine owns each instance). An empty queue gives ErrNotFound.
 func (s *Store) NextWebhookDelivery(ctx context.Context, instanceID string) (WebhookDelivery, Event, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryCols+`, e.data, e.created_at`+deliveryFrom+`
+	row := s.read.QueryRowContext(ctx, `SELECT `+deliveryCols+`, e.data, e.created_at
+		FROM webhook_deliveries d INDEXED BY webhook_deliveries_open JOIN events e ON e.id = d.event_id
 		WHERE d.instance_id = ? AND d.status IN ('pending', 'failed') ORDER BY d.id LIMIT 1`, instanceID)
 	var (
 		data string
@@ -302,7 +303,7 @@ func (s *Store) RequeueWebhookDelivery(ctx context.Context, instanceID string, i
 // after, the id of its newest event. The webhook worker uses it to learn
 // which instances to wake without reading the events' data.
 func (s *Store) InstancesWithEvents(ctx context.Context, after int64) (map[string]int64, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT instance_id, max(id) FROM events WHERE id > ? GROUP BY instance_id`, after)
+	rows, err := s.read.QueryContext(ctx, `SELECT instance_id, max(id) FROM events NOT INDEXED WHERE id > ? GROUP BY instance_id`, after)
 	if err != nil {
 		return nil, fmt.Errorf("store: instances with events: %w", err)
 	}

@@ -81,6 +81,9 @@ func (e *env) startWorker() {
 	e.t.Helper()
 	o := e.opts
 	o.Store, o.Manager = e.st, e.m
+	if o.CursorSaveEvery == 0 {
+		o.CursorSaveEvery = -1 // tests look at the stored cursor
+	}
 	w, err := webhook.New(o)
 	if err != nil {
 		e.t.Fatal(err)

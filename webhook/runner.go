@@ -17,10 +17,11 @@ const readBatch = 500
 // deliveries and sends the head of the queue. Only it writes them (a manual
 // retry only makes a delivery pending again and wakes it).
 type runner struct {
-	w      *Worker
-	id     string
-	wake   chan struct{} // new events, or a delivery re-queued by hand
-	cursor int64
+	w       *Worker
+	id      string
+	wake    chan struct{} // new events, or a delivery re-queued by hand
+	cursor  int64
+	savedAt time.Time // when the cursor was last written
 }
 
 func (r *runner) run(ctx context.Context) {
@@ -94,10 +95,17 @@ func (r *runner) step(ctx context.Context, changed <-chan struct{}) error {
 			}
 		}
 		through := evs[len(evs)-1].ID
+		if len(queue) == 0 && time.Since(r.savedAt) < w.opts.CursorSaveEvery {
+			// Nothing to deliver: move on without a write per event (SD
+			// cards wear out). A crash re-reads at most this window and
+			// judges it by the configuration of that moment.
+			r.cursor = through
+			return nil
+		}
 		if err := w.store.QueueWebhookDeliveries(ctx, r.id, through, cfg.URL, queue); err != nil {
 			return err
 		}
-		r.cursor = through
+		r.cursor, r.savedAt = through, time.Now()
 		return nil // read on before sending: queueing is cheap and keeps order visible
 	}
 

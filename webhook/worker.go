@@ -75,6 +75,10 @@ type Options struct {
 	// BackoffBase is the first retry delay (1 s); delays double up to
 	// MaxBackoff (5 min).
 	BackoffBase time.Duration
+	// CursorSaveEvery bounds how long the read position may run ahead of
+	// its stored copy while no delivery is queued (30 s); negative saves
+	// it after every read.
+	CursorSaveEvery time.Duration
 	MaxBackoff  time.Duration
 	// UserAgent is sent with every POST ("meowgate").
 	UserAgent string
@@ -109,6 +113,9 @@ func New(opts Options) (*Worker, error) {
 	}
 	if opts.RetryWindow <= 0 {
 		opts.RetryWindow = 24 * time.Hour
+	}
+	if opts.CursorSaveEvery == 0 {
+		opts.CursorSaveEvery = 30 * time.Second
 	}
 	if opts.BackoffBase <= 0 {
 		opts.BackoffBase = time.Second

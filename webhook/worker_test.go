@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -454,5 +456,46 @@ func TestManualRetry(t *testing.T) {
 	}
 	if _, err := e.w.Retry(ctx, ins, dead.ID); !isErr(err, store.ErrConflict) {
 		t.Errorf("second retry after delivery: %v", err)
+	}
+}
+
+// A receiver that fails five times, then recovers, gets every event once
+// (counting successful deliveries), in order.
+func TestReceiverRecoversAfterFiveFailures(t *testing.T) {
+	e := newEnv(t, nil)
+	var mu sync.Mutex
+	failures := 0
+	rc := newReceiver(t, func(w http.ResponseWriter, delivery string, n int) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if failures < 5 {
+			failures++
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	})
+	ins := e.create("recovers", hook(rc.srv.URL, nil))
+	var evs []int64
+	for n := range 20 {
+		evs = append(evs, e.event(ins, instance.EventMsgReceived, fmt.Sprintf(`{"n":%d}`, n)))
+	}
+	e.waitStatus(ins, evs[len(evs)-1], store.DeliveryDelivered)
+	var got []string
+	ok := map[string]int{}
+	for _, r := range rc.requests() {
+		if r.status/100 == 2 {
+			got = append(got, r.delivery)
+			ok[r.delivery]++
+		}
+	}
+	var want []string
+	for _, ev := range evs {
+		want = append(want, id(ev))
+		if ok[id(ev)] != 1 {
+			t.Errorf("event %d delivered %d times", ev, ok[id(ev)])
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("successful deliveries %v, want %v", got, want)
 	}
 }
