@@ -35,7 +35,7 @@ const (
 // It fails with ErrNotFound if the instance does not exist.
 func (s *Store) AppendEvent(ctx context.Context, ev Event) (Event, error) {
 	var out Event
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		var err error
 		out, err = appendEventTx(ctx, tx, ev)
 		return err
@@ -49,7 +49,7 @@ func (s *Store) AppendEvent(ctx context.Context, ev Event) (Event, error) {
 
 // appendEventTx inserts ev inside tx. The caller must call s.events.signal()
 // after a successful commit, never before: a woken reader must find the row.
-func appendEventTx(ctx context.Context, tx *sql.Tx, ev Event) (Event, error) {
+func appendEventTx(ctx context.Context, tx *Tx, ev Event) (Event, error) {
 	if ev.InstanceID == "" || ev.Type == "" {
 		return Event{}, errors.New("store: event needs an instance id and a type")
 	}

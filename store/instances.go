@@ -228,7 +228,7 @@ func (s *Store) SetState(ctx context.Context, id, state, reason string, at time.
 		at = now()
 	}
 	var out Event
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE instances SET state = ?, reason = ?, state_since = ? WHERE id = ?`,
 			state, reason, toMS(at), id)
 		if err != nil {

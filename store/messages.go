@@ -92,7 +92,7 @@ func nullable(s string) any {
 	return s
 }
 
-func insertMessage(ctx context.Context, tx *sql.Tx, m *Message) error {
+func insertMessage(ctx context.Context, tx *Tx, m *Message) error {
 	summary, err := jsonText("summary", m.Summary, "{}")
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func insertMessage(ctx context.Context, tx *sql.Tx, m *Message) error {
 	return addStatus(ctx, tx, m.InstanceID, m.ID, m.Status, m.Error, m.CreatedAt)
 }
 
-func addStatus(ctx context.Context, tx *sql.Tx, instanceID, id, status, errText string, at time.Time) error {
+func addStatus(ctx context.Context, tx *Tx, instanceID, id, status, errText string, at time.Time) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO message_status (instance_id, message_id, status, error, at) VALUES (?, ?, ?, ?, ?)`,
 		instanceID, id, status, errText, toMS(at))
 	return err
@@ -122,7 +122,7 @@ func addStatus(ctx context.Context, tx *sql.Tx, instanceID, id, status, errText 
 // instead, and existing is true.
 func (s *Store) EnqueueMessage(ctx context.Context, m *Message) (existing bool, err error) {
 	at := now()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *Tx) error {
 		if m.IdempotencyKey != "" {
 			row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND idempotency_key = ?`, m.InstanceID, m.IdempotencyKey)
 			old, err := scanMessage(row)
@@ -165,7 +165,7 @@ type statusEventData struct {
 	At     time.Time `json:"at"`
 }
 
-func appendStatusEvent(ctx context.Context, tx *sql.Tx, instanceID, evType, id, chat, status, errText string, at time.Time) error {
+func appendStatusEvent(ctx context.Context, tx *Tx, instanceID, evType, id, chat, status, errText string, at time.Time) error {
 	data, _ := json.Marshal(statusEventData{ID: id, Chat: chat, Status: status, Error: errText, At: at})
 	_, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: evType, Data: data, CreatedAt: at})
 	return err
@@ -180,7 +180,7 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 	var claimed *Message
 	var next time.Time
 	var expired bool
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = ?, updated_at = ?
 			WHERE instance_id = ? AND status = 'queued' AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
 			StatusExpired, toMS(at), instanceID, toMS(at))
@@ -240,7 +240,7 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 // dropped) back in the queue, keeping its place and its WhatsApp id.
 func (s *Store) RequeueMessage(ctx context.Context, instanceID, id, reason string) error {
 	at := now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE instance_id = ? AND id = ? AND status = ?`,
 			StatusQueued, reason, toMS(at), instanceID, id, StatusSending)
 		if err != nil {
@@ -272,7 +272,7 @@ func (s *Store) RecoverSending(ctx context.Context) (int, error) {
 // with data. A receipt that overtook the ack keeps its later status.
 func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.Time, data json.RawMessage) error {
 	t := now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET sent_at = ?, error = '', updated_at = ?,
 			status = CASE WHEN status IN (?, ?) THEN ? ELSE status END WHERE instance_id = ? AND id = ?`,
 			toMS(at), toMS(t), StatusQueued, StatusSending, StatusSent, instanceID, id); err != nil {
@@ -310,7 +310,7 @@ func (s *Store) endMessages(ctx context.Context, instanceID, where string, args 
 
 func (s *Store) endMessagesN(ctx context.Context, instanceID, where string, args []any, status, errText string, n *int) error {
 	at := now()
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		q := `UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE instance_id = ? AND ` + where + ` RETURNING id, chat`
 		rows, err := tx.QueryContext(ctx, q, append([]any{status, errText, toMS(at), instanceID}, args...)...)
 		if err != nil {
@@ -368,7 +368,7 @@ func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []strin
 		at = now()
 	}
 	t := now()
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *Tx) error {
 		moved, held = 0, held[:0]
 		for _, id := range ids {
 			var cur, chat string
@@ -418,7 +418,7 @@ func (s *Store) StoreMessage(ctx context.Context, m *Message, evType string, dat
 		m.CreatedAt = at
 	}
 	m.UpdatedAt = at
-	err = s.inTx(ctx, func(tx *sql.Tx) error {
+	err = s.inTx(ctx, func(tx *Tx) error {
 		var one int
 		err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE instance_id = ? AND id = ?`, m.InstanceID, m.ID).Scan(&one)
 		if err == nil {
@@ -445,7 +445,7 @@ func (s *Store) StoreMessage(ctx context.Context, m *Message, evType string, dat
 // MarkIncomingRead records that we marked incoming messages read.
 func (s *Store) MarkIncomingRead(ctx context.Context, instanceID string, ids []string) error {
 	at := now()
-	return s.inTx(ctx, func(tx *sql.Tx) error {
+	return s.inTx(ctx, func(tx *Tx) error {
 		for _, id := range ids {
 			res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ? AND direction = 'in' AND status = ?`,
 				StatusRead, toMS(at), instanceID, id, StatusReceived)

@@ -43,6 +43,7 @@ type Store struct {
 	read    *sql.DB
 	devices *sqlstore.Container
 	events  broadcaster
+	stmts   stmtCache
 }
 
 // dsn builds the modernc DSN. busy_timeout comes first so the pragmas after
@@ -178,6 +179,7 @@ func (s *Store) openError(err error) error {
 // Close closes both pools. The write connection closes last, so SQLite
 // checkpoints the WAL into the main file and removes it.
 func (s *Store) Close() error {
+	s.closeStmts()
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
@@ -212,18 +214,20 @@ func (s *Store) Devices() *sqlstore.Container { return s.devices }
 // inTx runs fn in a write transaction (BEGIN IMMEDIATE) and commits if fn
 // returns nil. fn must use tx only: any other use of the write pool inside fn
 // waits for the one connection fn is holding, forever.
-func (s *Store) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := s.write.BeginTx(ctx, nil)
+func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
+	stx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("store: begin: %w", err)
 	}
-	defer tx.Rollback() //nolint:errcheck // no-op after Commit
+	defer stx.Rollback() //nolint:errcheck // no-op after Commit
+	tx := &Tx{Tx: stx, s: s}
 	if err := fn(tx); err != nil {
 		return err
 	}
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.prepareWanted(ctx)
 	return nil
 }
 

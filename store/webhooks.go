@@ -85,7 +85,7 @@ func (s *Store) WebhookCursor(ctx context.Context, instanceID string) (int64, er
 // no-op. A deleted instance gives ErrNotFound.
 func (s *Store) QueueWebhookDeliveries(ctx context.Context, instanceID string, through int64, url string, evs []Event) error {
 	at := toMS(now())
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		for _, ev := range evs {
 			if ev.InstanceID != instanceID || ev.ID <= 0 || ev.ID > through {
 				return fmt.Errorf("store: queue webhook delivery: event %d is not one of instance %q up to %d", ev.ID, instanceID, through)
@@ -180,7 +180,7 @@ func (s *Store) RecordWebhookAttempt(ctx context.Context, id int64, a WebhookAtt
 		delivered = upd
 	}
 	var d WebhookDelivery
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET
 				status = ?, attempts = attempts + 1, next_attempt_at = ?, url = ?,
 				last_status = ?, last_error = ?, last_response = ?,
@@ -273,7 +273,7 @@ func (s *Store) GetWebhookDelivery(ctx context.Context, instanceID string, id in
 func (s *Store) RequeueWebhookDelivery(ctx context.Context, instanceID string, id int64) (WebhookDelivery, error) {
 	at := toMS(now())
 	var d WebhookDelivery
-	err := s.inTx(ctx, func(tx *sql.Tx) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE webhook_deliveries SET
 				status = 'pending', next_attempt_at = ?, first_attempt_at = 0, updated_at = ?
 			WHERE id = ? AND instance_id = ? AND status IN ('failed', 'dead')`, at, at, id, instanceID)
