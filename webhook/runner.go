@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/meowgate/meowgate/instance"
@@ -22,6 +23,10 @@ type runner struct {
 	wake    chan struct{} // new events, or a delivery re-queued by hand
 	cursor  int64
 	savedAt time.Time // when the cursor was last written
+	// latest is the newest event id the dispatcher saw for the instance;
+	// idle is set once the queue was found empty (cleared when queueing).
+	latest atomic.Int64
+	idle   bool
 }
 
 func (r *runner) run(ctx context.Context) {
@@ -73,6 +78,34 @@ func (r *runner) gone() bool {
 // it is due, else wait for something to change.
 func (r *runner) step(ctx context.Context, changed <-chan struct{}) error {
 	w := r.w
+	if r.idle {
+		// No webhook and nothing held: skip the new events without reading
+		// them. latest is taken before the config, so every event up to it
+		// happened while the webhook was off.
+		latest := r.latest.Load()
+		cfg, err := w.m.WebhookConfig(r.id)
+		if err != nil {
+			return err
+		}
+		if !cfg.Enabled || cfg.URL == "" {
+			if latest > r.cursor {
+				r.cursor = latest
+				if time.Since(r.savedAt) >= w.opts.CursorSaveEvery {
+					if err := w.store.QueueWebhookDeliveries(ctx, r.id, latest, "", nil); err != nil {
+						return err
+					}
+					r.savedAt = time.Now()
+				}
+			}
+			select {
+			case <-r.wake:
+			case <-changed:
+			case <-ctx.Done():
+			}
+			return nil
+		}
+		r.idle = false
+	}
 	evs, err := w.store.ListEvents(ctx, r.id, r.cursor, readBatch)
 	if err != nil {
 		return err
@@ -117,6 +150,7 @@ func (r *runner) step(ctx context.Context, changed <-chan struct{}) error {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		// Nothing queued: wait for new events.
+		r.idle = !active
 	case err != nil:
 		return err
 	case !active:

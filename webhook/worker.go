@@ -79,7 +79,7 @@ type Options struct {
 	// its stored copy while no delivery is queued (30 s); negative saves
 	// it after every read.
 	CursorSaveEvery time.Duration
-	MaxBackoff  time.Duration
+	MaxBackoff      time.Duration
 	// UserAgent is sent with every POST ("meowgate").
 	UserAgent string
 }
@@ -218,7 +218,7 @@ func (w *Worker) dispatch(ctx context.Context, after int64) {
 			continue
 		}
 		for id, last := range ids {
-			w.poke(id)
+			w.pokeAt(id, last)
 			after = max(after, last)
 		}
 		select {
@@ -230,13 +230,18 @@ func (w *Worker) dispatch(ctx context.Context, after int64) {
 }
 
 // poke wakes an instance's runner, starting it if needed (once started).
-func (w *Worker) poke(instanceID string) {
+func (w *Worker) poke(instanceID string) { w.pokeAt(instanceID, 0) }
+
+// pokeAt is poke telling the runner the newest event id of the instance.
+func (w *Worker) pokeAt(instanceID string, latest int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.ctx == nil || w.closed {
 		return
 	}
 	r := w.runnerLocked(instanceID)
+	for cur := r.latest.Load(); latest > cur && !r.latest.CompareAndSwap(cur, latest); cur = r.latest.Load() {
+	}
 	select {
 	case r.wake <- struct{}{}:
 	default:
