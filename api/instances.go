@@ -40,10 +40,11 @@ func (h *handler) createInstance(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (h *handler) listInstances(w http.ResponseWriter, r *http.Request, c *caller) error {
-	only := ""
-	if !c.admin {
-		only = c.instance.ID
+	if c.admin {
+		writeRaw(w, http.StatusOK, h.m.ListBody())
+		return nil
 	}
+	only := c.instance.ID
 	b := make([]byte, 0, 4096)
 	b = append(b, `{"instances":`...)
 	b = h.m.AppendListJSON(b, only)

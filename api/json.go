@@ -23,8 +23,12 @@ func writeRaw(w http.ResponseWriter, status int, b []byte) {
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", itoa(len(b)+1))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	// b may be shared (the cached instance list): never append to it.
+	_, _ = w.Write(b)
+	_, _ = w.Write(newline)
 }
+
+var newline = []byte{'\n'}
 
 func itoa(n int) string {
 	var b [20]byte

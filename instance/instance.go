@@ -164,6 +164,7 @@ func (i *instance) publish() {
 	}
 	b, _ := json.Marshal(info)
 	i.snap.Store(&snapshot{info: info, json: b, qr: i.qr, webhook: i.webhook})
+	i.m.invalidateList()
 	i.watchMu.Lock()
 	close(i.watchCh)
 	i.watchCh = make(chan struct{})

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/meowgate/meowgate/store"
@@ -50,6 +51,8 @@ type Manager struct {
 	byToken map[string]*instance // sha256 hex of the token
 	order   []*instance          // creation order
 	closed  bool
+	listGen atomic.Uint64 // bumped by every change an instance publishes
+	list    atomic.Pointer[listCache]
 }
 
 // NewManager loads every stored instance and starts again those whose
@@ -110,12 +113,15 @@ func (m *Manager) add(inst *instance) {
 	}
 	m.order = append(m.order, inst)
 	m.mu.Unlock()
+	m.invalidateList()
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		inst.run()
 	}()
-	inst.post(inst.refreshCounts)
+	if inst.row.State != StateCreated || inst.row.JID != "" {
+		inst.post(inst.refreshCounts) // a new instance has nothing to count
+	}
 }
 
 func (m *Manager) remove(inst *instance) {
@@ -134,6 +140,7 @@ func (m *Manager) remove(inst *instance) {
 			break
 		}
 	}
+	m.invalidateList()
 }
 
 // Close disconnects every instance without changing its desired state, so
@@ -226,6 +233,37 @@ func (m *Manager) AppendListJSON(b []byte, only string) []byte {
 		b = append(b, inst.snapshot().json...)
 	}
 	return append(b, ']')
+}
+
+// listCache is the encoded body of GET /v1/instances for the admin, valid
+// while gen equals the Manager's listGen.
+type listCache struct {
+	gen  uint64
+	body []byte
+}
+
+func (m *Manager) invalidateList() { m.listGen.Add(1) }
+
+// ListBody returns {"instances":[…]} with every instance, encoded once per
+// change: with 100 instances the body is ~80 KB, and building it per
+// request costs more than serving it. The slice must not be modified.
+func (m *Manager) ListBody() []byte {
+	gen := m.listGen.Load()
+	if c := m.list.Load(); c != nil && c.gen == gen {
+		return c.body
+	}
+	m.mu.RLock()
+	size := len(`{"instances":[]}`)
+	for _, inst := range m.order {
+		size += len(inst.snapshot().json) + 1
+	}
+	m.mu.RUnlock()
+	b := make([]byte, 0, size+64)
+	b = append(b, `{"instances":`...)
+	b = m.AppendListJSON(b, "")
+	b = append(b, '}')
+	m.list.Store(&listCache{gen: gen, body: b})
+	return b
 }
 
 // Authenticate returns the instance whose token this is.
