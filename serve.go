@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -222,6 +223,12 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	}
 	stopWatch := notifier.watch(ctx, st, m)
 	defer stopWatch()
+
+	// The start-up burst (migrations, logins, prekey uploads) leaves freed
+	// heap the runtime keeps; hand it back once things have settled, which
+	// matters on a 512 MB Pi.
+	settle := time.AfterFunc(15*time.Second, debug.FreeOSMemory)
+	defer settle.Stop()
 
 	select {
 	case <-ctx.Done():
