@@ -122,7 +122,8 @@ func addStatus(ctx context.Context, tx *Tx, instanceID, id, status, errText stri
 // instead, and existing is true.
 func (s *Store) EnqueueMessage(ctx context.Context, m *Message) (existing bool, err error) {
 	at := now()
-	err = s.inTx(ctx, func(tx *Tx) error {
+	err = s.inBatchTx(ctx, func(tx *Tx) error {
+		existing = false
 		if m.IdempotencyKey != "" {
 			row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages WHERE instance_id = ? AND idempotency_key = ?`, m.InstanceID, m.IdempotencyKey)
 			old, err := scanMessage(row)

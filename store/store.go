@@ -44,6 +44,7 @@ type Store struct {
 	devices *sqlstore.Container
 	events  broadcaster
 	stmts   stmtCache
+	batch   batcher
 }
 
 // dsn builds the modernc DSN. busy_timeout comes first so the pragmas after
@@ -179,6 +180,7 @@ func (s *Store) openError(err error) error {
 // Close closes both pools. The write connection closes last, so SQLite
 // checkpoints the WAL into the main file and removes it.
 func (s *Store) Close() error {
+	s.closeBatch()
 	s.closeStmts()
 	var errs []error
 	if s.read != nil {
