@@ -60,8 +60,21 @@ func (e *env) open() {
 	e.store, e.m = st, m
 }
 
+// quiet waits until the traffic between the clients and the simulator has
+// settled and returns the Manager: whatsmeow races with itself when a
+// socket is closed while it is still writing (SendFrame against Close), so
+// tests stop or restart clients only when nothing is in flight.
+func (e *env) quiet() *Manager {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	_ = e.sim.Wait(ctx, e.sim.Idle)
+	return e.m
+}
+
 func (e *env) close() {
 	if e.m != nil {
+		e.quiet()
 		e.m.Close()
 		e.store.Close()
 		e.m = nil
@@ -145,11 +158,11 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Disconnect keeps the link; connecting again logs in without a QR.
-	if _, err := e.m.Disconnect(ctx, "shop"); err != nil {
+	if _, err := e.quiet().Disconnect(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState("shop", StateDisconnected, ReasonUserRequest)
-	if _, err := e.m.Disconnect(ctx, "shop"); !isErr(err, ErrNotConnected) {
+	if _, err := e.quiet().Disconnect(ctx, "shop"); !isErr(err, ErrNotConnected) {
 		t.Fatalf("second disconnect: %v", err)
 	}
 	if _, err := e.m.Connect(ctx, "shop"); err != nil {
@@ -164,20 +177,20 @@ func TestLifecycle(t *testing.T) {
 	}
 
 	// Restart keeps the link.
-	if _, err := e.m.Restart(ctx, "shop"); err != nil {
+	if _, err := e.quiet().Restart(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState("shop", StateConnected, "")
 
 	// Logout unlinks, on our side and on the phone's.
-	if _, err := e.m.Logout(ctx, "shop"); err != nil {
+	if _, err := e.quiet().Logout(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState("shop", StateLoggedOut, ReasonUserRequest)
 	if n := len(e.sim.Devices("+4915100000010")); n != 0 {
 		t.Fatalf("phone still lists %d linked devices", n)
 	}
-	if _, err := e.m.Logout(ctx, "shop"); !isErr(err, ErrNotPaired) {
+	if _, err := e.quiet().Logout(ctx, "shop"); !isErr(err, ErrNotPaired) {
 		t.Fatalf("second logout: %v", err)
 	}
 
@@ -191,7 +204,7 @@ func TestLifecycle(t *testing.T) {
 	}
 	e.link("shop", "+4915100000010")
 
-	if err := e.m.Delete(ctx, "shop"); err != nil {
+	if err := e.quiet().Delete(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.m.Get("shop"); !isErr(err, ErrNotFound) {
@@ -230,4 +243,11 @@ func (e *env) rawDB() *sql.DB {
 		e.t.Fatal(err)
 	}
 	return db
+}
+
+// quietSim is quiet for operator actions that close sockets from the server.
+func (e *env) quietSim() *wasim.Server {
+	e.t.Helper()
+	e.quiet()
+	return e.sim
 }

@@ -160,7 +160,7 @@ func TestQueueWhileDisconnectedAndOrder(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.connected("q", "+4915100000111", `{"send_delay_ms":0}`)
-	if _, err := e.m.Disconnect(ctx, "q"); err != nil {
+	if _, err := e.quiet().Disconnect(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}
 	var ids []string
@@ -208,7 +208,7 @@ func TestPacingScheduleExpiryCancel(t *testing.T) {
 	}
 
 	// queue_ttl: a message still queued after it expires.
-	if _, err := e.m.Disconnect(ctx, "p"); err != nil {
+	if _, err := e.quiet().Disconnect(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := e.m.UpdateSettings(ctx, "p", json.RawMessage(`{"queue_ttl":"1s"}`)); err != nil {

@@ -22,7 +22,7 @@ func TestManagerRestartRestoresInstances(t *testing.T) {
 	if _, _, _, err := e.m.Create(ctx, CreateParams{Name: "idle"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.Disconnect(ctx, "b"); err != nil {
+	if _, err := e.quiet().Disconnect(ctx, "b"); err != nil {
 		t.Fatal(err)
 	}
 	e.close()
@@ -79,18 +79,18 @@ func TestRemoteEvents(t *testing.T) {
 	replace := e.link("replace", "+4915100000042")
 	unlink := e.link("unlink", "+4915100000043")
 
-	if err := e.sim.Kick(kick); err != nil {
+	if err := e.quietSim().Kick(kick); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState("kick", StateDisconnected, ReasonNetwork)
 	e.waitState("kick", StateConnected, "")
 
-	if err := e.sim.StreamReplaced(replace); err != nil {
+	if err := e.quietSim().StreamReplaced(replace); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState("replace", StateDisconnected, ReasonStreamReplaced)
 
-	if err := e.sim.Unlink(ctx, unlink); err != nil {
+	if err := e.quietSim().Unlink(ctx, unlink); err != nil {
 		t.Fatal(err)
 	}
 	info := e.waitState("unlink", StateLoggedOut, ReasonRemoteLogout)
@@ -117,7 +117,7 @@ func TestClientOutdatedAndBackoff(t *testing.T) {
 	}
 	e.link("old", "+4915100000051")
 	e.sim.SetClientOutdated(true)
-	if _, err := e.m.Restart(ctx, "old"); err != nil {
+	if _, err := e.quiet().Restart(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState("old", StateFailed, ReasonClientOutdated)
@@ -125,7 +125,7 @@ func TestClientOutdatedAndBackoff(t *testing.T) {
 
 	// While the server refuses connections the instance retries by itself.
 	e.sim.RefuseConnections(1500 * time.Millisecond)
-	if _, err := e.m.Restart(ctx, "old"); err != nil {
+	if _, err := e.quiet().Restart(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
 	e.waitState("old", StateDisconnected, ReasonNetwork)
@@ -139,7 +139,7 @@ func TestQRTimeout(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitQR("slow")
-	if n := e.sim.ExpireQR(); n != 1 {
+	if n := e.quietSim().ExpireQR(); n != 1 {
 		t.Fatalf("expired %d QR connections", n)
 	}
 	e.waitState("slow", StateDisconnected, ReasonQRTimeout)
