@@ -160,7 +160,7 @@ func (i *instance) onMessage(cli *whatsmeow.Client, e *events.Message) {
 	}
 	if (status && i.settings.ReadStatus) || (!status && !broadcast && i.settings.MarkRead) {
 		go func() {
-			ctx, cancel := context.WithTimeout(i.m.ctx, 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(i.m.ctx), 30*time.Second)
 			defer cancel()
 			if err := cli.MarkRead(ctx, []types.MessageID{info.ID}, time.Now(), info.Chat, info.Sender); err != nil {
 				i.log.Debug("cannot mark read", "id", info.ID, "err", err)
@@ -259,7 +259,7 @@ func (i *instance) onCall(cli *whatsmeow.Client, e *events.CallOffer) {
 	if rejected {
 		from, callID, msg := e.From, e.CallID, i.settings.RejectCallMessage
 		go func() {
-			ctx, cancel := context.WithTimeout(i.m.ctx, 30*time.Second)
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(i.m.ctx), 30*time.Second)
 			defer cancel()
 			if err := cli.RejectCall(ctx, from, callID); err != nil {
 				i.log.Warn("cannot reject call", "err", err)
@@ -267,7 +267,7 @@ func (i *instance) onCall(cli *whatsmeow.Client, e *events.CallOffer) {
 		}()
 		if msg != "" && caller.Server == types.DefaultUserServer {
 			go func() {
-				ctx, cancel := context.WithTimeout(i.m.ctx, 30*time.Second)
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(i.m.ctx), 30*time.Second)
 				defer cancel()
 				if _, _, err := i.m.Send(ctx, i.id, SendParams{To: "+" + caller.User, Text: msg}, ""); err != nil {
 					i.log.Warn("cannot queue the reject-call message", "err", err)

@@ -49,13 +49,19 @@ func (i *instance) startSender(cli *whatsmeow.Client) {
 	ctx, cancel := context.WithCancel(i.m.ctx)
 	s := &sender{inst: i, cli: cli, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{}), onWA: map[string]bool{}}
 	i.sender = s
-	go s.run()
+	i.m.senders.Add(1)
+	go func() {
+		defer i.m.senders.Done()
+		s.run()
+	}()
 }
 
+// stopSender ends the sender after its current send, without waiting for
+// it: that send may wait for WhatsApp's answer (see waCtx). Manager.Close
+// waits for every sender.
 func (i *instance) stopSender() {
 	if i.sender != nil {
 		i.sender.cancel()
-		<-i.sender.done
 		i.sender = nil
 	}
 }
@@ -154,6 +160,14 @@ func (s *sender) applyPresence(renew bool) {
 	s.mu.Unlock()
 }
 
+// waCtx is the context for a call into whatsmeow: detached from the
+// sender's own, because whatsmeow closes its response channel when a
+// request's context ends while its reader may still deliver to it (a data
+// race inside the library). A stopped sender lets the call finish instead.
+func (s *sender) waCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.WithoutCancel(s.ctx), 60*time.Second)
+}
+
 func sleep(ctx context.Context, d time.Duration) bool {
 	if d <= 0 {
 		return ctx.Err() == nil
@@ -240,7 +254,9 @@ func (s *sender) deliver(msg *store.Message, acked *time.Time) error {
 	if msg.ReplyTo != "" {
 		content = s.reply(msg)
 	}
-	resp, err := s.cli.SendMessage(ctx, jid, content, whatsmeow.SendRequestExtra{ID: msg.ID})
+	wctx, wcancel := s.waCtx()
+	defer wcancel()
+	resp, err := s.cli.SendMessage(wctx, jid, content, whatsmeow.SendRequestExtra{ID: msg.ID})
 	*acked = time.Now()
 	if err != nil {
 		if errors.Is(err, whatsmeow.ErrServerReturnedError) {
@@ -269,7 +285,9 @@ func (s *sender) onWhatsApp(jid types.JID) (bool, error) {
 	if known {
 		return on, nil
 	}
-	res, err := s.cli.IsOnWhatsApp(s.ctx, []string{"+" + jid.User})
+	wctx, wcancel := s.waCtx()
+	defer wcancel()
+	res, err := s.cli.IsOnWhatsApp(wctx, []string{"+" + jid.User})
 	if err != nil {
 		return false, err
 	}
