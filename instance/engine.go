@@ -185,9 +185,7 @@ func (i *instance) onConnectResult(gen int, err error) {
 // scheduleRetry records the failure and tries again with exponential
 // backoff while the instance should run.
 func (i *instance) scheduleRetry(state, reason string) {
-	cli := i.cli
 	i.stopClient()
-	_ = cli
 	i.setState(state, reason)
 	if i.row.Desired != store.DesiredRunning {
 		return

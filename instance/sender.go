@@ -36,7 +36,6 @@ type sender struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{}
-	done   chan struct{}
 
 	mu       sync.Mutex
 	onWA     map[string]bool // recipients known to be on WhatsApp (or not)
@@ -47,7 +46,7 @@ type sender struct {
 func (i *instance) startSender(cli *whatsmeow.Client) {
 	i.stopSender()
 	ctx, cancel := context.WithCancel(i.m.ctx)
-	s := &sender{inst: i, cli: cli, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), done: make(chan struct{}), onWA: map[string]bool{}}
+	s := &sender{inst: i, cli: cli, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), onWA: map[string]bool{}}
 	i.sender = s
 	i.m.senders.Add(1)
 	go func() {
@@ -82,7 +81,6 @@ func (s *sender) poke() {
 }
 
 func (s *sender) run() {
-	defer close(s.done)
 	i := s.inst
 	ctx := s.ctx
 	var last time.Time
@@ -110,9 +108,9 @@ func (s *sender) run() {
 		}
 		if msg == nil {
 			var timer <-chan time.Time
+			var t *time.Timer
 			if !next.IsZero() {
-				t := time.NewTimer(time.Until(next) + 5*time.Millisecond)
-				defer t.Stop()
+				t = time.NewTimer(time.Until(next) + 5*time.Millisecond)
 				timer = t.C
 			}
 			i.post(func() { i.countsChanged() })
@@ -123,6 +121,9 @@ func (s *sender) run() {
 			case <-renew.C:
 				s.applyPresence(true)
 			case <-ctx.Done():
+			}
+			if t != nil {
+				t.Stop()
 			}
 			continue
 		}
