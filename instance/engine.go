@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -36,6 +37,7 @@ func (i *instance) start(reason string) {
 	i.gen++
 	gen := i.gen
 	i.cli = cli
+	i.calls = new(sync.WaitGroup)
 	i.setState(StateStarting, reason)
 	if cli.Store.ID == nil {
 		ctx, cancel := context.WithCancel(i.m.ctx)
@@ -133,6 +135,46 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	return cli, nil
 }
 
+// settleWait bounds how long a stop waits for calls into whatsmeow.
+const settleWait = 2 * time.Second
+
+// goCall runs fn, a call into the current client, on its own goroutine,
+// tracked so that a stop can let it finish first: whatsmeow's socket
+// writes race with its Disconnect (FrameSocket.SendFrame reads the
+// connection that Close clears without a lock).
+func (i *instance) goCall(fn func()) {
+	calls := i.calls
+	if calls == nil {
+		return
+	}
+	calls.Add(1)
+	i.m.calls.Add(1)
+	go func() {
+		defer i.m.calls.Done()
+		defer calls.Done()
+		fn()
+	}()
+}
+
+// settle stops the sender and waits, up to settleWait, for the calls into
+// the client to return. A call stuck on a dead connection does not hold
+// the stop longer; Manager.Close waits for it.
+func (i *instance) settle() {
+	i.stopSender()
+	if i.calls == nil {
+		return
+	}
+	done := make(chan struct{})
+	go func() { i.calls.Wait(); close(done) }()
+	t := time.NewTimer(settleWait)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+		i.log.Debug("stopping with a call into WhatsApp still running")
+	}
+}
+
 // stopClient disconnects and drops the client; its later events are ignored.
 func (i *instance) stopClient() {
 	if i.retryTimer != nil {
@@ -143,10 +185,11 @@ func (i *instance) stopClient() {
 		i.qrCancel()
 		i.qrCancel = nil
 	}
-	i.stopSender()
 	if i.cli != nil {
+		i.settle()
 		i.cli.Disconnect()
 		i.cli = nil
+		i.calls = nil
 	}
 	i.gen++
 	i.qr = nil

@@ -39,7 +39,8 @@ type instance struct {
 	settings    Settings
 	webhook     Webhook
 	cli         *whatsmeow.Client
-	gen         int // bumps with every client; events of older ones are dropped
+	calls       *sync.WaitGroup // our goroutines calling into cli
+	gen         int             // bumps with every client; events of older ones are dropped
 	qr          *QR
 	qrCancel    context.CancelFunc
 	retries     int
@@ -317,6 +318,7 @@ func (i *instance) logout(ctx context.Context) error {
 	i.loggingOut = true
 	defer func() { i.loggingOut = false }()
 	if i.cli != nil && i.cli.IsLoggedIn() {
+		i.settle()
 		if err := i.cli.Logout(ctx); err != nil {
 			i.log.Warn("logout request failed; removing the device keys here", "err", err)
 			i.deleteDevice(ctx)
@@ -342,6 +344,7 @@ func (i *instance) forgetLink(ctx context.Context) {
 func (i *instance) delete(ctx context.Context) error {
 	if i.row.JID != "" {
 		if i.cli != nil && i.cli.IsLoggedIn() {
+			i.settle()
 			lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			if err := i.cli.Logout(lctx); err != nil {
 				i.log.Warn("logout before delete failed", "err", err)

@@ -51,7 +51,7 @@ type Manager struct {
 	byToken map[string]*instance // sha256 hex of the token
 	order   []*instance          // creation order
 	closed  bool
-	senders sync.WaitGroup // running queue workers
+	calls   sync.WaitGroup // goroutines calling into whatsmeow clients
 	listGen atomic.Uint64  // bumped by every change an instance publishes
 	list    atomic.Pointer[listCache]
 }
@@ -169,7 +169,7 @@ func (m *Manager) Close() {
 	wg.Wait()
 	m.stop()
 	m.wg.Wait()
-	m.senders.Wait() // a send in flight finishes or times out first
+	m.calls.Wait() // a send in flight finishes or times out first
 }
 
 func (m *Manager) lookup(idOrName string) (*instance, error) {

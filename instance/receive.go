@@ -159,7 +159,7 @@ func (i *instance) onMessage(cli *whatsmeow.Client, e *events.Message) {
 		return
 	}
 	if (status && i.settings.ReadStatus) || (!status && !broadcast && i.settings.MarkRead) {
-		go func() {
+		i.goCall(func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(i.m.ctx), 30*time.Second)
 			defer cancel()
 			if err := cli.MarkRead(ctx, []types.MessageID{info.ID}, time.Now(), info.Chat, info.Sender); err != nil {
@@ -167,7 +167,7 @@ func (i *instance) onMessage(cli *whatsmeow.Client, e *events.Message) {
 				return
 			}
 			_ = i.m.store.MarkIncomingRead(ctx, i.id, []string{info.ID})
-		}()
+		})
 	}
 }
 
@@ -258,13 +258,13 @@ func (i *instance) onCall(cli *whatsmeow.Client, e *events.CallOffer) {
 	rejected := i.settings.RejectCalls
 	if rejected {
 		from, callID, msg := e.From, e.CallID, i.settings.RejectCallMessage
-		go func() {
+		i.goCall(func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(i.m.ctx), 30*time.Second)
 			defer cancel()
 			if err := cli.RejectCall(ctx, from, callID); err != nil {
 				i.log.Warn("cannot reject call", "err", err)
 			}
-		}()
+		})
 		if msg != "" && caller.Server == types.DefaultUserServer {
 			go func() {
 				ctx, cancel := context.WithTimeout(context.WithoutCancel(i.m.ctx), 30*time.Second)

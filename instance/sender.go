@@ -48,16 +48,11 @@ func (i *instance) startSender(cli *whatsmeow.Client) {
 	ctx, cancel := context.WithCancel(i.m.ctx)
 	s := &sender{inst: i, cli: cli, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), onWA: map[string]bool{}}
 	i.sender = s
-	i.m.senders.Add(1)
-	go func() {
-		defer i.m.senders.Done()
-		s.run()
-	}()
+	i.goCall(s.run)
 }
 
 // stopSender ends the sender after its current send, without waiting for
-// it: that send may wait for WhatsApp's answer (see waCtx). Manager.Close
-// waits for every sender.
+// it: that send may wait for WhatsApp's answer (see waCtx); settle waits.
 func (i *instance) stopSender() {
 	if i.sender != nil {
 		i.sender.cancel()
