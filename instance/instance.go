@@ -47,7 +47,9 @@ type instance struct {
 	retryTimer  *time.Timer
 	loggingOut  bool
 	sender      *sender
-	held        map[string][]heldReceipt // receipts that overtook the ack
+	held        map[string][]store.Receipt // receipts that overtook the ack
+	rcpts       []store.Receipt            // received, to apply in one batch
+	rcptsPosted bool
 	counts      store.Counts
 	countsTimer *time.Timer
 }

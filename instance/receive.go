@@ -188,65 +188,69 @@ func (i *instance) onReceipt(e *events.Receipt) {
 	default:
 		return
 	}
-	i.applyReceipt(e.MessageIDs, status, e.Timestamp.UTC())
+	at := e.Timestamp.UTC()
+	for _, id := range e.MessageIDs {
+		i.rcpts = append(i.rcpts, store.Receipt{ID: id, Status: status, At: at})
+	}
+	// Receipts arriving while the actor is busy are applied together, in
+	// one transaction: under load a send's delivered and read receipts
+	// share a commit with their neighbours'.
+	if !i.rcptsPosted {
+		i.rcptsPosted = true
+		i.post(i.flushReceipts)
+	}
 }
 
 // maxHeldReceipts bounds receipts waiting for their message's server ack.
 const maxHeldReceipts = 10000
 
-type heldReceipt struct {
-	status string
-	at     time.Time
+func (i *instance) flushReceipts() {
+	rs := i.rcpts
+	i.rcpts, i.rcptsPosted = nil, false
+	i.applyReceipts(rs)
 }
 
-func (i *instance) applyReceipt(ids []string, status string, at time.Time) {
+func (i *instance) applyReceipts(rs []store.Receipt) {
 	// Receipts queue behind held ones for the same message, keeping order.
-	var now []string
-	for _, id := range ids {
-		if _, waiting := i.held[id]; waiting {
-			i.held[id] = append(i.held[id], heldReceipt{status, at})
+	now := make([]store.Receipt, 0, len(rs))
+	for _, r := range rs {
+		if _, waiting := i.held[r.ID]; waiting {
+			i.held[r.ID] = append(i.held[r.ID], r)
 		} else {
-			now = append(now, id)
+			now = append(now, r)
 		}
 	}
-	if ids = now; len(ids) == 0 {
+	if len(now) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, held, err := i.m.store.ApplyReceipt(ctx, i.id, ids, status, at)
+	_, held, err := i.m.store.ApplyReceipts(ctx, i.id, now)
 	if err != nil {
-		i.log.Error("cannot apply receipt", "err", err)
+		i.log.Error("cannot apply receipts", "err", err)
 		return
 	}
 	// A receipt can overtake the recording of the server ack; keep it until
 	// the sender has recorded "sent" (releaseReceipts).
-	for _, id := range held {
+	for _, r := range held {
 		if i.held == nil {
-			i.held = map[string][]heldReceipt{}
+			i.held = map[string][]store.Receipt{}
 		}
-		if len(i.held) < maxHeldReceipts {
-			i.held[id] = append(i.held[id], heldReceipt{status, at})
+		if _, ok := i.held[r.ID]; ok || len(i.held) < maxHeldReceipts {
+			i.held[r.ID] = append(i.held[r.ID], r)
 		}
 	}
 }
 
-// releaseReceipts applies the receipts held for a message whose outcome the
-// sender has just recorded.
+// releaseReceipts applies the receipts held for id once the sender has
+// recorded its outcome; those still early (a retry is under way) stay held.
 func (i *instance) releaseReceipts(id string) {
 	rs, ok := i.held[id]
 	if !ok {
 		return
 	}
 	delete(i.held, id)
-	for n, r := range rs {
-		i.applyReceipt([]string{id}, r.status, r.at)
-		if _, again := i.held[id]; again {
-			// Still not recorded (a retry is under way): keep the rest.
-			i.held[id] = append(i.held[id], rs[n+1:]...)
-			return
-		}
-	}
+	i.applyReceipts(rs)
 }
 
 // onCall rejects the call if the settings say so, and publishes it either way.

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 )
 
@@ -83,10 +84,12 @@ func (s *Store) batchLoop() {
 				if _, err := tx.Tx.ExecContext(r.ctx, `SAVEPOINT enqueue`); err != nil {
 					return err
 				}
+				tails := maps.Clone(tx.tails)
 				if errs[i] = r.fn(tx); errs[i] != nil {
 					if _, err := tx.Tx.ExecContext(context.Background(), `ROLLBACK TO enqueue`); err != nil {
 						return err
 					}
+					tx.tails = tails
 				}
 				if _, err := tx.Tx.ExecContext(context.Background(), `RELEASE enqueue`); err != nil {
 					return err

@@ -43,12 +43,11 @@ func (s *Store) AppendEvent(ctx context.Context, ev Event) (Event, error) {
 	if err != nil {
 		return Event{}, err
 	}
-	s.events.signal()
 	return out, nil
 }
 
-// appendEventTx inserts ev inside tx. The caller must call s.events.signal()
-// after a successful commit, never before: a woken reader must find the row.
+// appendEventTx inserts ev inside tx. inTx publishes it after the commit,
+// never before: a woken reader must find the row.
 func appendEventTx(ctx context.Context, tx *Tx, ev Event) (Event, error) {
 	if ev.InstanceID == "" || ev.Type == "" {
 		return Event{}, errors.New("store: event needs an instance id and a type")
@@ -71,6 +70,10 @@ func appendEventTx(ctx context.Context, tx *Tx, ev Event) (Event, error) {
 	if err != nil {
 		return Event{}, fmt.Errorf("store: append event: %w", err)
 	}
+	if tx.tails == nil {
+		tx.tails = map[string]int64{}
+	}
+	tx.tails[ev.InstanceID] = ev.ID
 	return ev, nil
 }
 
@@ -151,11 +154,15 @@ func (s *Store) EventsNotify() <-chan struct{} { return s.events.wait() }
 // broadcaster wakes all waiters at once by closing the current channel and
 // replacing it; no waiter needs registering, and none can be left behind.
 type broadcaster struct {
-	mu sync.Mutex
-	ch chan struct{}
+	mu    sync.Mutex
+	ch    chan struct{}
+	tails map[string]int64 // instance → last event id committed since open
 }
 
-func (b *broadcaster) init() { b.ch = make(chan struct{}) }
+func (b *broadcaster) init() {
+	b.ch = make(chan struct{})
+	b.tails = map[string]int64{}
+}
 
 func (b *broadcaster) wait() <-chan struct{} {
 	b.mu.Lock()
@@ -163,9 +170,20 @@ func (b *broadcaster) wait() <-chan struct{} {
 	return b.ch
 }
 
-func (b *broadcaster) signal() {
+// publish records the tails of a committed transaction and wakes waiters.
+func (b *broadcaster) publish(tails map[string]int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	for inst, id := range tails {
+		b.tails[inst] = max(b.tails[inst], id)
+	}
 	close(b.ch)
 	b.ch = make(chan struct{})
+}
+
+// forget drops a deleted instance's tail.
+func (b *broadcaster) forget(instanceID string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	delete(b.tails, instanceID)
 }

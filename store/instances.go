@@ -250,9 +250,6 @@ func (s *Store) SetState(ctx context.Context, id, state, reason string, at time.
 	if err != nil {
 		return Event{}, err
 	}
-	if ev != nil {
-		s.events.signal()
-	}
 	return out, nil
 }
 
@@ -264,6 +261,7 @@ func (s *Store) DeleteInstance(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("store: delete instance %q: %w", id, err)
 	}
+	s.events.forget(id)
 	return mustAffect(res, "delete instance", id)
 }
 

@@ -180,7 +180,6 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 	at := now()
 	var claimed *Message
 	var next time.Time
-	var expired bool
 	err := s.inTx(ctx, func(tx *Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = ?, updated_at = ?
 			WHERE instance_id = ? AND status = 'queued' AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
@@ -199,10 +198,12 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chats[i], StatusExpired, "queue_ttl passed", at); err != nil {
 				return err
 			}
-			expired = true
 		}
+		// "+send_at" keeps SQLite off the send_at index, which would sort
+		// every queued message to find the first: walking the queue in seq
+		// order stops at the first due one.
 		row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
-			WHERE instance_id = ? AND status = 'queued' AND send_at <= ? ORDER BY seq LIMIT 1`, instanceID, toMS(at))
+			WHERE instance_id = ? AND status = 'queued' AND +send_at <= ? ORDER BY seq LIMIT 1`, instanceID, toMS(at))
 		m, err := scanMessage(row)
 		if errors.Is(err, sql.ErrNoRows) {
 			var due sql.NullInt64
@@ -230,9 +231,6 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 	})
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("store: claim message: %w", err)
-	}
-	if expired {
-		s.events.signal()
 	}
 	return claimed, next, nil
 }
@@ -288,7 +286,6 @@ func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.
 	if err != nil {
 		return fmt.Errorf("store: message sent %s: %w", id, err)
 	}
-	s.events.signal()
 	return nil
 }
 
@@ -335,9 +332,6 @@ func (s *Store) endMessagesN(ctx context.Context, instanceID, where string, args
 	if err != nil {
 		return fmt.Errorf("store: set messages %s: %w", status, err)
 	}
-	if *n > 0 {
-		s.events.signal()
-	}
 	return nil
 }
 
@@ -354,47 +348,63 @@ func idsAndChats(rows *sql.Rows) (ids, chats []string, err error) {
 	return ids, chats, rows.Err()
 }
 
-// ApplyReceipt moves outgoing messages forward to status (delivered, read,
-// played) and appends a message.status event for each that moved. Receipts
+// Receipt is a delivery, read or played receipt for one outgoing message.
+type Receipt struct {
+	ID     string
+	Status string // delivered, read or played
+	At     time.Time
+}
+
+// ApplyReceipts moves outgoing messages forward, in the order of rs, in one
+// transaction, and appends a message.status event for each move. Receipts
 // for unknown ids or older statuses change nothing.
-// Messages still queued or being sent are returned in held: their receipt
-// overtook the server ack, and the caller applies it once the ack is
-// recorded, so the status history keeps its order.
-func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []string, status string, at time.Time) (moved int, held []string, err error) {
-	r := rank[status]
-	if r == 0 {
-		return 0, nil, fmt.Errorf("store: receipt status %q", status)
-	}
-	if at.IsZero() {
-		at = now()
+// Receipts for messages still queued or being sent are returned in held,
+// with every later one for the same message: they overtook the server ack,
+// and the caller applies them once the ack is recorded, so the status
+// history keeps its order.
+func (s *Store) ApplyReceipts(ctx context.Context, instanceID string, rs []Receipt) (moved int, held []Receipt, err error) {
+	for _, r := range rs {
+		if rank[r.Status] == 0 {
+			return 0, nil, fmt.Errorf("store: receipt status %q", r.Status)
+		}
 	}
 	t := now()
 	err = s.inTx(ctx, func(tx *Tx) error {
 		moved, held = 0, held[:0]
-		for _, id := range ids {
+		holding := map[string]bool{}
+		for _, r := range rs {
+			if holding[r.ID] {
+				held = append(held, r)
+				continue
+			}
 			var cur, chat string
 			err := tx.QueryRowContext(ctx, `SELECT status, chat FROM messages WHERE instance_id = ? AND id = ? AND direction = 'out'`,
-				instanceID, id).Scan(&cur, &chat)
+				instanceID, r.ID).Scan(&cur, &chat)
 			if errors.Is(err, sql.ErrNoRows) {
 				continue
 			} else if err != nil {
 				return err
 			}
 			if cur == StatusQueued || cur == StatusSending {
-				held = append(held, id)
+				holding[r.ID] = true
+				held = append(held, r)
 				continue
 			}
-			if final(cur) && cur != StatusFailed || rank[cur] >= r {
+			if final(cur) && cur != StatusFailed || rank[cur] >= rank[r.Status] {
 				continue
+			}
+			at := r.At
+			if at.IsZero() {
+				at = t
 			}
 			if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ?`,
-				status, toMS(now()), instanceID, id); err != nil {
+				r.Status, toMS(t), instanceID, r.ID); err != nil {
 				return err
 			}
-			if err := addStatus(ctx, tx, instanceID, id, status, "", t); err != nil {
+			if err := addStatus(ctx, tx, instanceID, r.ID, r.Status, "", t); err != nil {
 				return err
 			}
-			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chat, status, "", at); err != nil {
+			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", r.ID, chat, r.Status, "", at); err != nil {
 				return err
 			}
 			moved++
@@ -402,10 +412,7 @@ func (s *Store) ApplyReceipt(ctx context.Context, instanceID string, ids []strin
 		return nil
 	})
 	if err != nil {
-		return 0, nil, fmt.Errorf("store: apply receipt: %w", err)
-	}
-	if moved > 0 {
-		s.events.signal()
+		return 0, nil, fmt.Errorf("store: apply receipts: %w", err)
 	}
 	return moved, held, nil
 }
@@ -436,9 +443,6 @@ func (s *Store) StoreMessage(ctx context.Context, m *Message, evType string, dat
 	})
 	if err != nil {
 		return false, fmt.Errorf("store: store message %s: %w", m.ID, err)
-	}
-	if !dup {
-		s.events.signal()
 	}
 	return dup, nil
 }

@@ -229,6 +229,9 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	if len(tx.tails) > 0 {
+		s.events.publish(tx.tails)
+	}
 	s.prepareWanted(ctx)
 	return nil
 }

@@ -12,7 +12,8 @@ import (
 // statement on every call, about a quarter of the CPU of a sent message.
 type Tx struct {
 	*sql.Tx
-	s *Store
+	s     *Store
+	tails map[string]int64 // instance → last event id appended here
 }
 
 // stmtCache holds the prepared statements of the write connection.

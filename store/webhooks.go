@@ -300,29 +300,21 @@ func (s *Store) RequeueWebhookDelivery(ctx context.Context, instanceID string, i
 }
 
 // InstancesWithEvents returns, for each instance with events after id
-// after, the id of its newest event. The webhook worker uses it to learn
-// which instances to wake without reading the events' data.
-func (s *Store) InstancesWithEvents(ctx context.Context, after int64) (map[string]int64, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT instance_id, max(id) FROM events NOT INDEXED WHERE id > ? GROUP BY instance_id`, after)
-	if err != nil {
-		return nil, fmt.Errorf("store: instances with events: %w", err)
-	}
-	defer rows.Close()
+// after that were committed since the store was opened, its last event id.
+// It reads memory, not the database: the webhook dispatcher calls it after
+// every commit. Events from before the open are found by each instance's
+// own cursor.
+func (s *Store) InstancesWithEvents(after int64) map[string]int64 {
+	b := &s.events
+	b.mu.Lock()
+	defer b.mu.Unlock()
 	out := map[string]int64{}
-	for rows.Next() {
-		var (
-			id   string
-			last int64
-		)
-		if err := rows.Scan(&id, &last); err != nil {
-			return nil, fmt.Errorf("store: instances with events: %w", err)
+	for inst, last := range b.tails {
+		if last > after {
+			out[inst] = last
 		}
-		out[id] = last
 	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: instances with events: %w", err)
-	}
-	return out, nil
+	return out
 }
 
 // CountFailingWebhookDeliveries counts deliveries that failed and wait for

@@ -206,17 +206,7 @@ func (w *Worker) Retry(ctx context.Context, instanceID string, id int64) (store.
 func (w *Worker) dispatch(ctx context.Context, after int64) {
 	for {
 		wake := w.store.EventsNotify() // before reading: no commit is missed
-		ids, err := w.store.InstancesWithEvents(ctx, after)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			w.log.Error("webhook: read event log", "err", err)
-			if !sleep(ctx, errorPause) {
-				return
-			}
-			continue
-		}
+		ids := w.store.InstancesWithEvents(after)
 		for id, last := range ids {
 			w.pokeAt(id, last)
 			after = max(after, last)
