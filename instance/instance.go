@@ -30,6 +30,13 @@ type instance struct {
 	done   chan struct{}
 	closed bool
 
+	// Receipts that overtook the server ack of their message, shared by the
+	// actor, which holds them, and the sender, which records them with the
+	// ack. inflight is the message the sender is sending.
+	heldMu   sync.Mutex
+	held     map[string][]store.Receipt
+	inflight string
+
 	snap    atomic.Pointer[snapshot]
 	watchMu sync.Mutex
 	watchCh chan struct{}
@@ -47,7 +54,6 @@ type instance struct {
 	retryTimer  *time.Timer
 	loggingOut  bool
 	sender      *sender
-	held        map[string][]store.Receipt // receipts that overtook the ack
 	rcpts       []store.Receipt            // received, to apply in one batch
 	rcptsPosted bool
 	counts      store.Counts

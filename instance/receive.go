@@ -211,15 +211,18 @@ func (i *instance) flushReceipts() {
 }
 
 func (i *instance) applyReceipts(rs []store.Receipt) {
-	// Receipts queue behind held ones for the same message, keeping order.
+	// Receipts for the message being sent, or queued behind held ones for
+	// the same message, wait: the status history keeps its order.
 	now := make([]store.Receipt, 0, len(rs))
+	i.heldMu.Lock()
 	for _, r := range rs {
-		if _, waiting := i.held[r.ID]; waiting {
-			i.held[r.ID] = append(i.held[r.ID], r)
+		if _, waiting := i.held[r.ID]; waiting || r.ID == i.inflight {
+			i.holdLocked(r)
 		} else {
 			now = append(now, r)
 		}
 	}
+	i.heldMu.Unlock()
 	if len(now) == 0 {
 		return
 	}
@@ -230,27 +233,38 @@ func (i *instance) applyReceipts(rs []store.Receipt) {
 		i.log.Error("cannot apply receipts", "err", err)
 		return
 	}
-	// A receipt can overtake the recording of the server ack; keep it until
-	// the sender has recorded "sent" (releaseReceipts).
+	// Still queued or sending: kept until the sender has recorded the ack.
+	i.heldMu.Lock()
 	for _, r := range held {
-		if i.held == nil {
-			i.held = map[string][]store.Receipt{}
-		}
-		if _, ok := i.held[r.ID]; ok || len(i.held) < maxHeldReceipts {
-			i.held[r.ID] = append(i.held[r.ID], r)
-		}
+		i.holdLocked(r)
 	}
+	i.heldMu.Unlock()
+}
+
+func (i *instance) holdLocked(r store.Receipt) {
+	if i.held == nil {
+		i.held = map[string][]store.Receipt{}
+	}
+	if _, ok := i.held[r.ID]; ok || len(i.held) < maxHeldReceipts {
+		i.held[r.ID] = append(i.held[r.ID], r)
+	}
+}
+
+// takeHeld removes and returns the receipts held for id.
+func (i *instance) takeHeld(id string) []store.Receipt {
+	i.heldMu.Lock()
+	defer i.heldMu.Unlock()
+	rs := i.held[id]
+	delete(i.held, id)
+	return rs
 }
 
 // releaseReceipts applies the receipts held for id once the sender has
 // recorded its outcome; those still early (a retry is under way) stay held.
 func (i *instance) releaseReceipts(id string) {
-	rs, ok := i.held[id]
-	if !ok {
-		return
+	if rs := i.takeHeld(id); len(rs) > 0 {
+		i.applyReceipts(rs)
 	}
-	delete(i.held, id)
-	i.applyReceipts(rs)
 }
 
 // onCall rejects the call if the settings say so, and publishes it either way.

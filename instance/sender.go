@@ -186,7 +186,13 @@ func (s *sender) send(msg *store.Message) (done time.Time) {
 	ctx := s.ctx
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
+	i.heldMu.Lock()
+	i.inflight = msg.ID
+	i.heldMu.Unlock()
 	err := s.deliver(msg, &done)
+	i.heldMu.Lock()
+	i.inflight = ""
+	i.heldMu.Unlock()
 	if done.IsZero() {
 		done = time.Now()
 	}
@@ -264,8 +270,19 @@ func (s *sender) deliver(msg *store.Message, acked *time.Time) error {
 	defer cancel()
 	msg.Status, msg.SentAt, msg.Error = store.StatusSent, resp.Timestamp.UTC(), ""
 	data, _ := json.Marshal(viewMessage(i.name(), msg))
-	if err := i.m.store.MessageSent(bg, i.id, msg.ID, resp.Timestamp, data); err != nil {
+	// Receipts that came before this point are recorded with the ack; later
+	// ones wait for releaseReceipts.
+	early := i.takeHeld(msg.ID)
+	if err := i.m.store.MessageSent(bg, i.id, msg.ID, resp.Timestamp, data, early); err != nil {
 		i.log.Error("cannot record sent message", "id", msg.ID, "err", err)
+		if len(early) > 0 {
+			i.heldMu.Lock()
+			if i.held == nil {
+				i.held = map[string][]store.Receipt{}
+			}
+			i.held[msg.ID] = append(early, i.held[msg.ID]...)
+			i.heldMu.Unlock()
+		}
 	}
 	if set.MarkReadOnReply {
 		s.markChatRead(bg, jid)

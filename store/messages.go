@@ -268,8 +268,9 @@ func (s *Store) RecoverSending(ctx context.Context) (int, error) {
 }
 
 // MessageSent records WhatsApp's server ack and appends a message.sent event
-// with data. A receipt that overtook the ack keeps its later status.
-func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.Time, data json.RawMessage) error {
+// with data, then applies early, the receipts that overtook the ack, in the
+// same transaction.
+func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.Time, data json.RawMessage, early []Receipt) error {
 	t := now()
 	err := s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET sent_at = ?, error = '', updated_at = ?,
@@ -280,7 +281,10 @@ func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.
 		if err := addStatus(ctx, tx, instanceID, id, StatusSent, "", t); err != nil {
 			return err
 		}
-		_, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: "message.sent", Data: data, CreatedAt: t})
+		if _, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: "message.sent", Data: data, CreatedAt: t}); err != nil {
+			return err
+		}
+		_, _, err := applyReceiptsTx(ctx, tx, instanceID, early, t)
 		return err
 	})
 	if err != nil {
@@ -368,51 +372,55 @@ func (s *Store) ApplyReceipts(ctx context.Context, instanceID string, rs []Recei
 			return 0, nil, fmt.Errorf("store: receipt status %q", r.Status)
 		}
 	}
-	t := now()
 	err = s.inTx(ctx, func(tx *Tx) error {
-		moved, held = 0, held[:0]
-		holding := map[string]bool{}
-		for _, r := range rs {
-			if holding[r.ID] {
-				held = append(held, r)
-				continue
-			}
-			var cur, chat string
-			err := tx.QueryRowContext(ctx, `SELECT status, chat FROM messages WHERE instance_id = ? AND id = ? AND direction = 'out'`,
-				instanceID, r.ID).Scan(&cur, &chat)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue
-			} else if err != nil {
-				return err
-			}
-			if cur == StatusQueued || cur == StatusSending {
-				holding[r.ID] = true
-				held = append(held, r)
-				continue
-			}
-			if final(cur) && cur != StatusFailed || rank[cur] >= rank[r.Status] {
-				continue
-			}
-			at := r.At
-			if at.IsZero() {
-				at = t
-			}
-			if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ?`,
-				r.Status, toMS(t), instanceID, r.ID); err != nil {
-				return err
-			}
-			if err := addStatus(ctx, tx, instanceID, r.ID, r.Status, "", t); err != nil {
-				return err
-			}
-			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", r.ID, chat, r.Status, "", at); err != nil {
-				return err
-			}
-			moved++
-		}
-		return nil
+		var err error
+		moved, held, err = applyReceiptsTx(ctx, tx, instanceID, rs, now())
+		return err
 	})
 	if err != nil {
 		return 0, nil, fmt.Errorf("store: apply receipts: %w", err)
+	}
+	return moved, held, nil
+}
+
+func applyReceiptsTx(ctx context.Context, tx *Tx, instanceID string, rs []Receipt, t time.Time) (moved int, held []Receipt, err error) {
+	holding := map[string]bool{}
+	for _, r := range rs {
+		if holding[r.ID] {
+			held = append(held, r)
+			continue
+		}
+		var cur, chat string
+		err := tx.QueryRowContext(ctx, `SELECT status, chat FROM messages WHERE instance_id = ? AND id = ? AND direction = 'out'`,
+			instanceID, r.ID).Scan(&cur, &chat)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return 0, nil, err
+		}
+		if cur == StatusQueued || cur == StatusSending {
+			holding[r.ID] = true
+			held = append(held, r)
+			continue
+		}
+		if final(cur) && cur != StatusFailed || rank[cur] >= rank[r.Status] {
+			continue
+		}
+		at := r.At
+		if at.IsZero() {
+			at = t
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ?`,
+			r.Status, toMS(t), instanceID, r.ID); err != nil {
+			return 0, nil, err
+		}
+		if err := addStatus(ctx, tx, instanceID, r.ID, r.Status, "", t); err != nil {
+			return 0, nil, err
+		}
+		if err := appendStatusEvent(ctx, tx, instanceID, "message.status", r.ID, chat, r.Status, "", at); err != nil {
+			return 0, nil, err
+		}
+		moved++
 	}
 	return moved, held, nil
 }
