@@ -69,26 +69,34 @@ type snapshot struct {
 }
 
 func (m *Manager) newInstance(row *store.Instance) (*instance, error) {
-	inst := &instance{
-		m: m, id: row.ID, row: row, log: m.log.With("instance", row.Name),
-		wake: make(chan struct{}, 1), done: make(chan struct{}), watchCh: make(chan struct{}),
-		settings: m.opts.Defaults,
-	}
+	settings := m.opts.Defaults
+	var webhook Webhook
 	if len(row.Settings) > 0 {
-		if err := json.Unmarshal(row.Settings, &inst.settings); err != nil {
+		if err := json.Unmarshal(row.Settings, &settings); err != nil {
 			return nil, fmt.Errorf("instance %s: stored settings: %w", row.Name, err)
 		}
 	}
 	if len(row.Webhook) > 0 {
-		if err := json.Unmarshal(row.Webhook, &inst.webhook); err != nil {
+		if err := json.Unmarshal(row.Webhook, &webhook); err != nil {
 			return nil, fmt.Errorf("instance %s: stored webhook: %w", row.Name, err)
 		}
+	}
+	return m.buildInstance(row, settings, webhook), nil
+}
+
+// buildInstance makes the actor for row, whose stored settings and webhook
+// are given already decoded.
+func (m *Manager) buildInstance(row *store.Instance, settings Settings, webhook Webhook) *instance {
+	inst := &instance{
+		m: m, id: row.ID, row: row, log: m.log.With("instance", row.Name),
+		wake: make(chan struct{}, 1), done: make(chan struct{}), watchCh: make(chan struct{}),
+		settings: settings, webhook: webhook,
 	}
 	if row.State == "" {
 		row.State = StateCreated
 	}
 	inst.publish()
-	return inst, nil
+	return inst
 }
 
 func (i *instance) name() string { return i.snapshot().info.Name }

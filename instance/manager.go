@@ -337,10 +337,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (*Info, string, *Q
 		}
 		return nil, "", nil, fmt.Errorf("instance: create: %w", err)
 	}
-	inst, err := m.newInstance(row)
-	if err != nil {
-		return nil, "", nil, err
-	}
+	inst := m.buildInstance(row, settings, webhook)
 	m.add(inst)
 	m.log.Info("instance created", "instance", p.Name, "id", row.ID)
 	if !p.Connect {

@@ -96,7 +96,7 @@ func (s *Store) CreateInstance(ctx context.Context, in *Instance) error {
 	if in.StateSince.IsZero() {
 		in.StateSince = in.CreatedAt
 	}
-	_, err = s.write.ExecContext(ctx, `INSERT INTO instances (`+instanceCols+`)
+	_, err = s.exec(ctx, `INSERT INTO instances (`+instanceCols+`)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		in.ID, in.Name, in.DeviceName, in.Phone, in.JID, in.LID, in.PushName, in.TokenHash,
 		settings, webhook, in.ProxyURL, in.Desired, in.State, in.Reason,
@@ -203,7 +203,7 @@ func (s *Store) UpdateInstance(ctx context.Context, in *Instance) error {
 		return err
 	}
 	at := now()
-	res, err := s.write.ExecContext(ctx, `UPDATE instances SET device_name = ?, phone = ?, jid = ?, lid = ?,
+	res, err := s.exec(ctx, `UPDATE instances SET device_name = ?, phone = ?, jid = ?, lid = ?,
 		push_name = ?, token_hash = ?, settings = ?, webhook = ?, proxy_url = ?, desired = ?, updated_at = ?
 		WHERE id = ?`,
 		in.DeviceName, in.Phone, in.JID, in.LID, in.PushName, in.TokenHash,

@@ -86,6 +86,17 @@ func (s *Store) closeStmts() {
 	s.stmts.m = nil
 }
 
+// exec runs a single-statement write outside a transaction through its
+// cached statement.
+func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	if st := s.prepared(q); st != nil {
+		return st.ExecContext(ctx, args...)
+	}
+	res, err := s.write.ExecContext(ctx, q, args...)
+	s.prepareWanted(ctx)
+	return res, err
+}
+
 // ExecContext runs q through its cached statement.
 func (t *Tx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := t.s.prepared(q); st != nil {
