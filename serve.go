@@ -224,11 +224,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	stopWatch := notifier.watch(ctx, st, m)
 	defer stopWatch()
 
-	// The start-up burst (migrations, logins, prekey uploads) leaves freed
-	// heap the runtime keeps; hand it back once things have settled, which
-	// matters on a 512 MB Pi.
-	settle := time.AfterFunc(15*time.Second, debug.FreeOSMemory)
-	defer settle.Stop()
+	go freeAfterStartup(ctx, m)
 
 	select {
 	case <-ctx.Done():
@@ -271,5 +267,39 @@ func metricsWriter(m *instance.Manager, access string) func(w http.ResponseWrite
 		fmt.Fprintln(w, "# HELP meowgate_build_info Build information.")
 		fmt.Fprintln(w, "# TYPE meowgate_build_info gauge")
 		fmt.Fprintf(w, "meowgate_build_info{version=%q} 1\n", Version())
+	}
+}
+
+// freeAfterStartup hands the start-up burst (migrations, logins, prekey
+// uploads) back to the OS: the runtime otherwise keeps the freed heap as
+// headroom, which matters on a 512 MB Pi. It waits until no instance is
+// still starting, and a little longer for the work that follows a login,
+// or startupSettleMax at most.
+func freeAfterStartup(ctx context.Context, m *instance.Manager) {
+	const (
+		poll             = 250 * time.Millisecond
+		afterLogin       = 2 * time.Second
+		startupSettleMax = 15 * time.Second
+	)
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	start := time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			if now.Sub(start) < afterLogin || (m.Starting() > 0 && now.Sub(start) < startupSettleMax) {
+				continue
+			}
+			// Let the last logins' follow-up work finish first.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(afterLogin):
+			}
+			debug.FreeOSMemory()
+			return
+		}
 	}
 }

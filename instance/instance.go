@@ -24,11 +24,13 @@ type instance struct {
 	log *slog.Logger
 
 	// mailbox: unbounded, so whatsmeow's event handlers never block on us.
-	mbMu   sync.Mutex
-	mb     []func()
-	wake   chan struct{}
-	done   chan struct{}
-	closed bool
+	// The actor's goroutine runs only while there is mail: an idle
+	// instance costs no stack.
+	mbMu    sync.Mutex
+	mb      []func()
+	running bool
+	done    chan struct{} // closed once closed is set and the actor is idle
+	closed  bool
 
 	// Receipts that overtook the server ack of their message, shared by the
 	// actor, which holds them, and the sender, which records them with the
@@ -89,7 +91,7 @@ func (m *Manager) newInstance(row *store.Instance) (*instance, error) {
 func (m *Manager) buildInstance(row *store.Instance, settings Settings, webhook Webhook) *instance {
 	inst := &instance{
 		m: m, id: row.ID, row: row, log: m.log.With("instance", row.Name),
-		wake: make(chan struct{}, 1), done: make(chan struct{}), watchCh: make(chan struct{}),
+		done: make(chan struct{}), watchCh: make(chan struct{}),
 		settings: settings, webhook: webhook,
 	}
 	if row.State == "" {
@@ -101,7 +103,7 @@ func (m *Manager) buildInstance(row *store.Instance, settings Settings, webhook 
 
 func (i *instance) name() string { return i.snapshot().info.Name }
 
-// post queues f to run on the actor goroutine.
+// post queues f to run on the actor goroutine, starting it if idle.
 func (i *instance) post(f func()) bool {
 	i.mbMu.Lock()
 	if i.closed {
@@ -109,10 +111,11 @@ func (i *instance) post(f func()) bool {
 		return false
 	}
 	i.mb = append(i.mb, f)
+	start := !i.running
+	i.running = true
 	i.mbMu.Unlock()
-	select {
-	case i.wake <- struct{}{}:
-	default:
+	if start {
+		go i.run()
 	}
 	return true
 }
@@ -131,22 +134,23 @@ func (i *instance) do(ctx context.Context, f func() error) error {
 	}
 }
 
+// run works the mailbox until it is empty.
 func (i *instance) run() {
-	defer close(i.done)
 	for {
 		i.mbMu.Lock()
 		batch := i.mb
 		i.mb = nil
-		closed := i.closed
+		if len(batch) == 0 {
+			i.running = false
+			if i.closed {
+				close(i.done)
+			}
+			i.mbMu.Unlock()
+			return
+		}
 		i.mbMu.Unlock()
 		for _, f := range batch {
 			f()
-		}
-		if closed && len(batch) == 0 {
-			return
-		}
-		if len(batch) == 0 {
-			<-i.wake
 		}
 	}
 }
@@ -154,12 +158,16 @@ func (i *instance) run() {
 // close stops the actor after the queued work.
 func (i *instance) close() {
 	i.mbMu.Lock()
-	i.closed = true
-	i.mbMu.Unlock()
-	select {
-	case i.wake <- struct{}{}:
-	default:
+	if i.closed {
+		i.mbMu.Unlock()
+		<-i.done
+		return
 	}
+	i.closed = true
+	if !i.running {
+		close(i.done)
+	}
+	i.mbMu.Unlock()
 	<-i.done
 }
 

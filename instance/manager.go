@@ -43,7 +43,6 @@ type Manager struct {
 	log   *slog.Logger
 	ctx   context.Context
 	stop  context.CancelFunc
-	wg    sync.WaitGroup
 
 	mu      sync.RWMutex
 	byID    map[string]*instance
@@ -115,11 +114,6 @@ func (m *Manager) add(inst *instance) {
 	m.order = append(m.order, inst)
 	m.mu.Unlock()
 	m.invalidateList()
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		inst.run()
-	}()
 	if inst.row.State != StateCreated || inst.row.JID != "" {
 		inst.post(inst.refreshCounts) // a new instance has nothing to count
 	}
@@ -168,7 +162,6 @@ func (m *Manager) Close() {
 	}
 	wg.Wait()
 	m.stop()
-	m.wg.Wait()
 	m.calls.Wait() // a send in flight finishes or times out first
 }
 
@@ -653,6 +646,16 @@ func (m *Manager) Status() (total, connected int) {
 		}
 	}
 	return total, connected
+}
+
+// Starting counts the instances still logging in or asking for a QR code.
+func (m *Manager) Starting() (n int) {
+	for _, i := range m.List() {
+		if i.State == StateStarting {
+			n++
+		}
+	}
+	return n
 }
 
 func newID() string {

@@ -29,35 +29,57 @@ const (
 )
 
 // sender works an instance's queue while its client is logged in: one
-// message at a time, in order, paced by the instance's settings.
+// message at a time, in order, paced by the instance's settings. Its
+// goroutine runs only while there is something to send; a timer or a poke
+// starts it again, so an idle instance costs no stack.
 type sender struct {
 	inst   *instance
 	cli    *whatsmeow.Client
+	calls  *sync.WaitGroup // the client's, see goCall
 	ctx    context.Context
 	cancel context.CancelFunc
 	wake   chan struct{}
 
 	mu       sync.Mutex
+	running  bool
+	stopped  bool
+	due      *time.Timer     // wakes the sender for a scheduled message
+	renew    *time.Timer     // renews the presence for always_online
+	renewDue bool            // the presence renewal is due
 	onWA     map[string]bool // recipients known to be on WhatsApp (or not)
 	presence string          // last presence sent
+
+	last time.Time // WhatsApp's ack of the last send; owned by the running goroutine
 }
 
 // startSender is called on the actor when the client logs in.
 func (i *instance) startSender(cli *whatsmeow.Client) {
 	i.stopSender()
 	ctx, cancel := context.WithCancel(i.m.ctx)
-	s := &sender{inst: i, cli: cli, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), onWA: map[string]bool{}}
+	s := &sender{inst: i, cli: cli, calls: i.calls, ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1), onWA: map[string]bool{}}
 	i.sender = s
-	i.goCall(s.run)
+	s.mu.Lock()
+	s.renew = time.AfterFunc(presenceRenew, s.renewPresence)
+	s.mu.Unlock()
+	s.poke() // the presence at login, and what was queued meanwhile
 }
 
 // stopSender ends the sender after its current send, without waiting for
 // it: that send may wait for WhatsApp's answer (see waCtx); settle waits.
 func (i *instance) stopSender() {
-	if i.sender != nil {
-		i.sender.cancel()
-		i.sender = nil
+	if i.sender == nil {
+		return
 	}
+	s := i.sender
+	i.sender = nil
+	s.cancel()
+	s.mu.Lock()
+	s.stopped = true
+	if s.due != nil {
+		s.due.Stop()
+	}
+	s.renew.Stop()
+	s.mu.Unlock()
 }
 
 // queueChanged wakes the sender and refreshes the counts shown in the API.
@@ -68,28 +90,87 @@ func (i *instance) queueChanged() {
 	i.countsChanged()
 }
 
+// poke makes the sender look at the queue and the presence again, starting
+// its goroutine if it is idle.
 func (s *sender) poke() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopped {
+		return
+	}
+	if s.running {
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+		return
+	}
+	s.running = true
+	s.calls.Add(1)
+	s.inst.m.calls.Add(1)
+	go func() {
+		defer s.inst.m.calls.Done()
+		defer s.calls.Done()
+		s.run()
+	}()
+}
+
+func (s *sender) renewPresence() {
+	s.mu.Lock()
+	s.renewDue = true
+	if !s.stopped {
+		s.renew.Reset(presenceRenew)
+	}
+	s.mu.Unlock()
+	s.poke()
+}
+
+// idle ends the goroutine unless a poke came in meanwhile, and sets the
+// timer for the next scheduled message.
+func (s *sender) idle(next time.Time) (stay bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	select {
-	case s.wake <- struct{}{}:
+	case <-s.wake:
+		return true
 	default:
 	}
+	s.running = false
+	if s.due != nil {
+		s.due.Stop()
+		s.due = nil
+	}
+	if !next.IsZero() && !s.stopped {
+		s.due = time.AfterFunc(time.Until(next)+5*time.Millisecond, s.poke)
+	}
+	return false
 }
 
 func (s *sender) run() {
 	i := s.inst
 	ctx := s.ctx
-	var last time.Time
-	renew := time.NewTicker(presenceRenew)
-	defer renew.Stop()
-	s.applyPresence(false)
+	idled := false
+	defer func() {
+		if !idled { // stopped: idle has not handed the queue over already
+			s.mu.Lock()
+			s.running = false
+			s.mu.Unlock()
+		}
+	}()
 	for ctx.Err() == nil {
+		s.mu.Lock()
+		renew := s.renewDue
+		s.renewDue = false
+		s.mu.Unlock()
+		s.applyPresence(renew)
+
 		set := i.snapshot().info.Settings
-		if !last.IsZero() {
+		if !s.last.IsZero() {
 			pause := time.Duration(set.SendDelayMS) * time.Millisecond
 			if set.SendJitterMS > 0 {
 				pause += time.Duration(rand.Int64N(set.SendJitterMS+1)) * time.Millisecond
 			}
-			if !sleep(ctx, time.Until(last.Add(pause))) {
+			if !sleep(ctx, time.Until(s.last.Add(pause))) {
 				return
 			}
 		}
@@ -102,30 +183,17 @@ func (s *sender) run() {
 			continue
 		}
 		if msg == nil {
-			var timer <-chan time.Time
-			var t *time.Timer
-			if !next.IsZero() {
-				t = time.NewTimer(time.Until(next) + 5*time.Millisecond)
-				timer = t.C
-			}
 			i.post(func() { i.countsChanged() })
-			select {
-			case <-s.wake:
-				s.applyPresence(false)
-			case <-timer:
-			case <-renew.C:
-				s.applyPresence(true)
-			case <-ctx.Done():
-			}
-			if t != nil {
-				t.Stop()
+			if !s.idle(next) {
+				idled = true
+				return
 			}
 			continue
 		}
 		// The pause runs from WhatsApp's ack of this send (or its failure), not
 		// from the end of our bookkeeping, so the spacing the recipient sees
 		// is the configured one.
-		last = s.send(msg)
+		s.last = s.send(msg)
 		i.post(func() { i.countsChanged() })
 	}
 }
