@@ -181,7 +181,7 @@ ls -l "$BIN"/meowgate* "$BIN/sizefloor" | awk '{printf "%12d  %s\n", $5, $NF}' >
 
 # The simulator, the baseline and the drivers, built the same way.
 run env CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/wasim" ./cmd/wasim
-(cd "$TOOLSRC" && for p in baseline startup populate createlat rss report apiprof; do
+(cd "$TOOLSRC" && for p in baseline startup populate createlat rss report apiprof httpfloor; do
 	CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$BIN/$p" "./bench/$p"
 done)
 
@@ -351,12 +351,25 @@ start_mg wrk "$WORK/wrk.db"
 populate -n 1 -prefix w -expect 1 >/dev/null
 wrk -t2 -c32 -d2s -H "Authorization: Bearer $KEY" "$MG_URL/v1/instances" >/dev/null # warm-up
 b=$(populate -expect 1 | sed -n 's/.*"list_bytes":\([0-9]*\).*/\1/p')
+LIST1_BYTES=$b
 wrk_run wrk_1 "$MG_URL/v1/instances" "$KEY" ",\"list_bytes\":$b"
 populate -n "$((BIG - 1))" -prefix x -expect "$BIG" >/dev/null
 b=$(populate -expect "$BIG" | sed -n 's/.*"list_bytes":\([0-9]*\).*/\1/p')
 wrk_run wrk_100 "$MG_URL/v1/instances" "$KEY" ",\"list_bytes\":$b"
 wrk_run wrk_healthz "$MG_URL/healthz"
 stop "$MG_PID"
+# The HTTP stack's ceiling: bare net/http, same body size as the 1-instance
+# list, with and without meowgate's default server timeouts.
+for t in true false; do
+	port=$(freeport)
+	"$BIN/httpfloor" -listen "127.0.0.1:$port" -body "${LIST1_BYTES:-780}" -timeouts=$t >>"$LOGS/httpfloor.log" 2>&1 &
+	FLOOR_PID=$!
+	PIDS+=("$FLOOR_PID")
+	for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+	wrk -t2 -c32 -d2s "http://127.0.0.1:$port/" >/dev/null # warm-up
+	wrk_run "wrk_floor_$t" "http://127.0.0.1:$port/"
+	stop "$FLOOR_PID"
+done
 
 # ---------------------------------------------------------------- create
 phase "5. instance creation latency" create

@@ -111,7 +111,14 @@ func main() {
 	}
 	wrk("wrk_1", "GET /v1/instances, 1 instance (wrk -t2 -c32 -d10s)", 80000)
 	wrk("wrk_100", fmt.Sprintf("GET /v1/instances, %d instances", bigN()), 13000)
-	wrk("wrk_healthz", "GET /healthz (no auth; HTTP stack ceiling)", 0)
+	wrk("wrk_healthz", "GET /healthz (no auth)", 0)
+	wrk("wrk_floor_true", "Bare net/http, same body, meowgate's server timeouts (bench/httpfloor)", 0)
+	wrk("wrk_floor_false", "Bare net/http, same body, no server timeouts", 0)
+	if v, ok := num("wrk_1", "rps"); ok {
+		if f, ok := num("wrk_floor_true", "rps"); ok {
+			row("GET /v1/instances, 1 instance / bare net/http with the same timeouts", fmt.Sprintf("%.2f×", v/f), 0, v/f, "×", false)
+		}
+	}
 
 	if c := res["create"]; c != nil {
 		s, _ := c["sequential"].(map[string]any)
