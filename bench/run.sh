@@ -380,6 +380,15 @@ r=$(run "$BIN/createlat" -url "$MG_URL" -seq 1000 -conc 8 -per 250) || {
 record create "$r"
 echo "$r" >&2
 stop "$MG_PID"
+# The floor: the same client POSTing to bare net/http (no database).
+port=$(freeport)
+"$BIN/httpfloor" -listen "127.0.0.1:$port" -body 1000 >>"$LOGS/httpfloor.log" 2>&1 &
+FLOOR_PID=$!
+PIDS+=("$FLOOR_PID")
+for _ in $(seq 50); do curl -sf -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.1; done
+r=$(run "$BIN/createlat" -url "http://127.0.0.1:$port" -want 200 -seq 1000 -conc 8 -per 250) || true
+record create_floor "$r"
+stop "$FLOOR_PID"
 
 stop "$WASIM_PID"
 

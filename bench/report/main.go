@@ -127,6 +127,13 @@ func main() {
 			p50, _ := s["p50_ms"].(float64)
 			row("Create instance, sequential ×1000: p50", fmt.Sprintf("%.3f ms (p90 %.3f, p99 %.3f, max %.3f; %.0f/s)", p50, s["p90_ms"], s["p99_ms"], s["max_ms"], s["per_sec"]), 0.25, p50, "ms", true)
 		}
+		if f := res["create_floor"]; f != nil && s != nil {
+			if fs, _ := f["sequential"].(map[string]any); fs != nil {
+				p50, _ := s["p50_ms"].(float64)
+				fp50, _ := fs["p50_ms"].(float64)
+				row("… the same client POSTing to bare net/http (bench/httpfloor): p50, and meowgate's p50 less it", fmt.Sprintf("%.3f ms; meowgate's own work %.3f ms", fp50, p50-fp50), 0, fp50, "ms", true)
+			}
+		}
 		if k != nil {
 			p50, _ := k["p50_ms"].(float64)
 			row(fmt.Sprintf("Create instance, %v concurrent ×250: p50", c["clients"]), fmt.Sprintf("%.3f ms (p90 %.3f, p99 %.3f, max %.3f; %.0f/s)", p50, k["p90_ms"], k["p99_ms"], k["max_ms"], k["per_sec"]), 0, p50, "ms", true)
