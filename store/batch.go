@@ -75,23 +75,32 @@ func (s *Store) batchLoop() {
 			}
 		}
 		errs := make([]error, len(reqs))
+		if len(reqs) == 1 { // alone: the transaction is its savepoint
+			r := reqs[0]
+			err := r.ctx.Err()
+			if err == nil {
+				err = s.inTx(r.ctx, r.fn)
+			}
+			r.done <- err
+			continue
+		}
 		err := s.inTx(context.Background(), func(tx *Tx) error {
 			for i, r := range reqs {
 				if err := r.ctx.Err(); err != nil {
 					errs[i] = err
 					continue
 				}
-				if _, err := tx.Tx.ExecContext(r.ctx, `SAVEPOINT enqueue`); err != nil {
+				if _, err := tx.ExecContext(r.ctx, `SAVEPOINT enqueue`); err != nil {
 					return err
 				}
 				tails := maps.Clone(tx.tails)
 				if errs[i] = r.fn(tx); errs[i] != nil {
-					if _, err := tx.Tx.ExecContext(context.Background(), `ROLLBACK TO enqueue`); err != nil {
+					if _, err := tx.ExecContext(context.Background(), `ROLLBACK TO enqueue`); err != nil {
 						return err
 					}
 					tx.tails = tails
 				}
-				if _, err := tx.Tx.ExecContext(context.Background(), `RELEASE enqueue`); err != nil {
+				if _, err := tx.ExecContext(context.Background(), `RELEASE enqueue`); err != nil {
 					return err
 				}
 			}
