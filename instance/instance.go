@@ -56,7 +56,7 @@ type instance struct {
 	retryTimer  *time.Timer
 	loggingOut  bool
 	sender      *sender
-	rcpts       []store.Receipt            // received, to apply in one batch
+	rcpts       []store.Receipt // received, to apply in one batch
 	rcptsPosted bool
 	counts      store.Counts
 	countsTimer *time.Timer

@@ -150,7 +150,15 @@ func (s *sender) run() {
 	i := s.inst
 	ctx := s.ctx
 	idled := false
+	var claimed *store.Message // claimed with the previous send's ack
 	defer func() {
+		if claimed != nil { // stopped before sending it
+			bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			if err := i.m.store.UnclaimMessage(bg, i.id, claimed.ID); err != nil {
+				i.log.Error("cannot put a claimed message back", "id", claimed.ID, "err", err)
+			}
+			cancel()
+		}
 		if !idled { // stopped: idle has not handed the queue over already
 			s.mu.Lock()
 			s.running = false
@@ -165,35 +173,43 @@ func (s *sender) run() {
 		s.applyPresence(renew)
 
 		set := i.snapshot().info.Settings
-		if !s.last.IsZero() {
-			pause := time.Duration(set.SendDelayMS) * time.Millisecond
-			if set.SendJitterMS > 0 {
-				pause += time.Duration(rand.Int64N(set.SendJitterMS+1)) * time.Millisecond
-			}
-			if !sleep(ctx, time.Until(s.last.Add(pause))) {
-				return
-			}
-		}
-		msg, next, err := i.m.store.ClaimMessage(ctx, i.id)
-		if err != nil {
-			if ctx.Err() == nil {
-				i.log.Error("cannot read the queue", "err", err)
-			}
-			sleep(ctx, claimRetryWait)
-			continue
-		}
+		msg := claimed
+		claimed = nil
 		if msg == nil {
-			i.post(func() { i.countsChanged() })
-			if !s.idle(next) {
-				idled = true
-				return
+			if !s.last.IsZero() {
+				pause := time.Duration(set.SendDelayMS) * time.Millisecond
+				if set.SendJitterMS > 0 {
+					pause += time.Duration(rand.Int64N(set.SendJitterMS+1)) * time.Millisecond
+				}
+				if !sleep(ctx, time.Until(s.last.Add(pause))) {
+					return
+				}
 			}
-			continue
+			var next time.Time
+			var err error
+			msg, next, err = i.m.store.ClaimMessage(ctx, i.id)
+			if err != nil {
+				if ctx.Err() == nil {
+					i.log.Error("cannot read the queue", "err", err)
+				}
+				sleep(ctx, claimRetryWait)
+				continue
+			}
+			if msg == nil {
+				i.post(func() { i.countsChanged() })
+				if !s.idle(next) {
+					idled = true
+					return
+				}
+				continue
+			}
 		}
 		// The pause runs from WhatsApp's ack of this send (or its failure), not
 		// from the end of our bookkeeping, so the spacing the recipient sees
-		// is the configured one.
-		s.last = s.send(msg)
+		// is the configured one. Without a pause the next message is claimed
+		// in the transaction that records this one as sent.
+		chain := set.SendDelayMS == 0 && set.SendJitterMS == 0
+		s.last, claimed = s.send(msg, chain)
 		i.post(func() { i.countsChanged() })
 	}
 }
@@ -249,7 +265,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // errRetry marks failures worth another attempt (connection trouble).
 var errRetry = errors.New("retry")
 
-func (s *sender) send(msg *store.Message) (done time.Time) {
+func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *store.Message) {
 	i := s.inst
 	ctx := s.ctx
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -257,7 +273,7 @@ func (s *sender) send(msg *store.Message) (done time.Time) {
 	i.heldMu.Lock()
 	i.inflight = msg.ID
 	i.heldMu.Unlock()
-	err := s.deliver(msg, &done)
+	err := s.deliver(msg, &done, chain, &next)
 	i.heldMu.Lock()
 	i.inflight = ""
 	i.heldMu.Unlock()
@@ -267,7 +283,7 @@ func (s *sender) send(msg *store.Message) (done time.Time) {
 	defer i.post(func() { i.releaseReceipts(msg.ID) })
 	switch {
 	case err == nil:
-		return
+		return done, next
 	case errors.Is(err, errRetry) && msg.Attempts < maxAttempts:
 		i.log.Info("send interrupted; message stays queued", "id", msg.ID, "attempt", msg.Attempts, "err", err)
 		if rerr := i.m.store.RequeueMessage(bg, i.id, msg.ID, err.Error()); rerr != nil {
@@ -282,13 +298,13 @@ func (s *sender) send(msg *store.Message) (done time.Time) {
 			i.log.Error("cannot record failure", "id", msg.ID, "err", ferr)
 		}
 	}
-	return done
+	return done, nil
 }
 
 func retryable(err error) error { return fmt.Errorf("%w: %v", errRetry, err) }
 
 // deliver sends one claimed message through whatsmeow with its fixed id.
-func (s *sender) deliver(msg *store.Message, acked *time.Time) error {
+func (s *sender) deliver(msg *store.Message, acked *time.Time, chain bool, next **store.Message) error {
 	i := s.inst
 	ctx := s.ctx
 	jid, err := types.ParseJID(msg.Chat)
@@ -341,7 +357,9 @@ func (s *sender) deliver(msg *store.Message, acked *time.Time) error {
 	// Receipts that came before this point are recorded with the ack; later
 	// ones wait for releaseReceipts.
 	early := i.takeHeld(msg.ID)
-	if err := i.m.store.MessageSent(bg, i.id, msg.ID, resp.Timestamp, data, early); err != nil {
+	claimed, err := i.m.store.MessageSent(bg, i.id, msg.ID, resp.Timestamp, data, early, chain && ctx.Err() == nil)
+	*next = claimed
+	if err != nil {
 		i.log.Error("cannot record sent message", "id", msg.ID, "err", err)
 		if len(early) > 0 {
 			i.heldMu.Lock()

@@ -177,62 +177,68 @@ func appendStatusEvent(ctx context.Context, tx *Tx, instanceID, evType, id, chat
 // It returns nil and the time the next scheduled message is due (zero if
 // none) when there is nothing to send now.
 func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, time.Time, error) {
-	at := now()
 	var claimed *Message
 	var next time.Time
 	err := s.inTx(ctx, func(tx *Tx) error {
-		rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = ?, updated_at = ?
-			WHERE instance_id = ? AND status = 'queued' AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
-			StatusExpired, toMS(at), instanceID, toMS(at))
-		if err != nil {
-			return err
-		}
-		ids, chats, err := idsAndChats(rows)
-		if err != nil {
-			return err
-		}
-		for i, id := range ids {
-			if err := addStatus(ctx, tx, instanceID, id, StatusExpired, "queue_ttl passed", at); err != nil {
-				return err
-			}
-			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chats[i], StatusExpired, "queue_ttl passed", at); err != nil {
-				return err
-			}
-		}
-		// "+send_at" keeps SQLite off the send_at index, which would sort
-		// every queued message to find the first: walking the queue in seq
-		// order stops at the first due one.
-		row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
-			WHERE instance_id = ? AND status = 'queued' AND +send_at <= ? ORDER BY seq LIMIT 1`, instanceID, toMS(at))
-		m, err := scanMessage(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			var due sql.NullInt64
-			if err := tx.QueryRowContext(ctx, `SELECT MIN(send_at) FROM messages WHERE instance_id = ? AND status = 'queued'`,
-				instanceID).Scan(&due); err != nil {
-				return err
-			}
-			if due.Valid {
-				next = fromMS(due.Int64)
-			}
-			return nil
-		} else if err != nil {
-			return err
-		}
-		m.Status, m.Attempts, m.UpdatedAt = StatusSending, m.Attempts+1, at
-		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = ?, updated_at = ? WHERE seq = ?`,
-			m.Status, m.Attempts, toMS(at), m.Seq); err != nil {
-			return err
-		}
-		if err := addStatus(ctx, tx, instanceID, m.ID, StatusSending, "", at); err != nil {
-			return err
-		}
-		claimed = m
-		return nil
+		var err error
+		claimed, next, err = claimTx(ctx, tx, instanceID, now())
+		return err
 	})
 	if err != nil {
 		return nil, time.Time{}, fmt.Errorf("store: claim message: %w", err)
 	}
 	return claimed, next, nil
+}
+
+// claimTx expires what queue_ttl has passed and claims the first due
+// message; with none due, next is when the first scheduled one is.
+func claimTx(ctx context.Context, tx *Tx, instanceID string, at time.Time) (claimed *Message, next time.Time, err error) {
+	rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = ?, updated_at = ?
+		WHERE instance_id = ? AND status = 'queued' AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
+		StatusExpired, toMS(at), instanceID, toMS(at))
+	if err != nil {
+		return nil, next, err
+	}
+	ids, chats, err := idsAndChats(rows)
+	if err != nil {
+		return nil, next, err
+	}
+	for i, id := range ids {
+		if err := addStatus(ctx, tx, instanceID, id, StatusExpired, "queue_ttl passed", at); err != nil {
+			return nil, next, err
+		}
+		if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chats[i], StatusExpired, "queue_ttl passed", at); err != nil {
+			return nil, next, err
+		}
+	}
+	// "+send_at" keeps SQLite off the send_at index, which would sort
+	// every queued message to find the first: walking the queue in seq
+	// order stops at the first due one.
+	row := tx.QueryRowContext(ctx, `SELECT `+messageCols+` FROM messages
+		WHERE instance_id = ? AND status = 'queued' AND +send_at <= ? ORDER BY seq LIMIT 1`, instanceID, toMS(at))
+	m, err := scanMessage(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		var due sql.NullInt64
+		if err := tx.QueryRowContext(ctx, `SELECT MIN(send_at) FROM messages WHERE instance_id = ? AND status = 'queued'`,
+			instanceID).Scan(&due); err != nil {
+			return nil, next, err
+		}
+		if due.Valid {
+			next = fromMS(due.Int64)
+		}
+		return nil, next, nil
+	} else if err != nil {
+		return nil, next, err
+	}
+	m.Status, m.Attempts, m.UpdatedAt = StatusSending, m.Attempts+1, at
+	if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = ?, updated_at = ? WHERE seq = ?`,
+		m.Status, m.Attempts, toMS(at), m.Seq); err != nil {
+		return nil, next, err
+	}
+	if err := addStatus(ctx, tx, instanceID, m.ID, StatusSending, "", at); err != nil {
+		return nil, next, err
+	}
+	return m, next, nil
 }
 
 // RequeueMessage puts a message that could not be sent (the connection
@@ -256,6 +262,29 @@ func (s *Store) RequeueMessage(ctx context.Context, instanceID, id, reason strin
 	return nil
 }
 
+// UnclaimMessage puts back a message claimed but never handed to WhatsApp
+// (the sender stopped first): it is queued again as if never claimed,
+// without the claim's attempt and "sending" entry.
+func (s *Store) UnclaimMessage(ctx context.Context, instanceID, id string) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'queued', attempts = max(attempts - 1, 0)
+			WHERE instance_id = ? AND id = ? AND status = 'sending'`, instanceID, id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		_, err = tx.ExecContext(ctx, `DELETE FROM message_status WHERE rowid = (SELECT max(rowid) FROM message_status
+			WHERE instance_id = ? AND message_id = ? AND status = 'sending')`, instanceID, id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: unclaim %s: %w", id, err)
+	}
+	return nil
+}
+
 // RecoverSending requeues messages left "sending" by a crash: they are sent
 // again with the same WhatsApp id, which WhatsApp deduplicates.
 func (s *Store) RecoverSending(ctx context.Context) (int, error) {
@@ -269,10 +298,11 @@ func (s *Store) RecoverSending(ctx context.Context) (int, error) {
 
 // MessageSent records WhatsApp's server ack and appends a message.sent event
 // with data, then applies early, the receipts that overtook the ack, in the
-// same transaction.
-func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.Time, data json.RawMessage, early []Receipt) error {
+// same transaction. With claimNext it also claims the next due message
+// there (as ClaimMessage), saving the sender a commit per message.
+func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.Time, data json.RawMessage, early []Receipt, claimNext bool) (next *Message, err error) {
 	t := now()
-	err := s.inTx(ctx, func(tx *Tx) error {
+	err = s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET sent_at = ?, error = '', updated_at = ?,
 			status = CASE WHEN status IN (?, ?) THEN ? ELSE status END WHERE instance_id = ? AND id = ?`,
 			toMS(at), toMS(t), StatusQueued, StatusSending, StatusSent, instanceID, id); err != nil {
@@ -284,13 +314,20 @@ func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.
 		if _, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: "message.sent", Data: data, CreatedAt: t}); err != nil {
 			return err
 		}
-		_, _, err := applyReceiptsTx(ctx, tx, instanceID, early, t)
-		return err
+		if _, _, err := applyReceiptsTx(ctx, tx, instanceID, early, t); err != nil {
+			return err
+		}
+		if claimNext {
+			var err error
+			next, _, err = claimTx(ctx, tx, instanceID, t)
+			return err
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("store: message sent %s: %w", id, err)
+		return nil, fmt.Errorf("store: message sent %s: %w", id, err)
 	}
-	return nil
+	return next, nil
 }
 
 // MessageFailed ends an outgoing message with an error.
