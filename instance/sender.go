@@ -207,8 +207,10 @@ func (s *sender) run() {
 		// The pause runs from WhatsApp's ack of this send (or its failure), not
 		// from the end of our bookkeeping, so the spacing the recipient sees
 		// is the configured one. Without a pause the next message is claimed
-		// in the transaction that records this one as sent.
-		chain := set.SendDelayMS == 0 && set.SendJitterMS == 0
+		// in the transaction that records this one as sent (not with
+		// mark_read_on_reply, whose WhatsApp call comes after that
+		// transaction and could hold the claimed message up).
+		chain := set.SendDelayMS == 0 && set.SendJitterMS == 0 && !set.MarkReadOnReply
 		s.last, claimed = s.send(msg, chain)
 		i.post(func() { i.countsChanged() })
 	}
