@@ -184,7 +184,6 @@ func TestDeleteCascades(t *testing.T) {
 		ms := now().UnixMilli()
 		for _, q := range []string{
 			`INSERT INTO messages (instance_id, id, direction, status, idempotency_key, created_at, updated_at) VALUES (?1, 'M1', 'out', 'queued', 'k', ?2, ?2)`,
-			`INSERT INTO message_status (instance_id, message_id, status, at) VALUES (?1, 'M1', 'queued', ?2)`,
 			`INSERT INTO webhook_cursors (instance_id, event_id, updated_at) VALUES (?1, 1, ?2)`,
 			`INSERT INTO webhook_deliveries (instance_id, event_id, url, created_at, updated_at)
 				VALUES (?1, (SELECT max(id) FROM events WHERE instance_id = ?1), 'http://x', ?2, ?2)`,
@@ -203,7 +202,7 @@ func TestDeleteCascades(t *testing.T) {
 	if err := s.DeleteInstance(ctx, "ins_a"); err != nil {
 		t.Fatal(err)
 	}
-	for _, table := range []string{"events", "messages", "message_status", "webhook_cursors", "webhook_deliveries"} {
+	for _, table := range []string{"events", "messages", "webhook_cursors", "webhook_deliveries"} {
 		var a, b int
 		s.DB().QueryRowContext(ctx, `SELECT count(*) FILTER (WHERE instance_id = 'ins_a'), count(*) FILTER (WHERE instance_id = 'ins_b') FROM `+table).Scan(&a, &b)
 		if a != 0 || b == 0 {

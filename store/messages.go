@@ -112,8 +112,8 @@ func insertMessage(ctx context.Context, tx *Tx, m *Message) error {
 }
 
 func addStatus(ctx context.Context, tx *Tx, instanceID, id, status, errText string, at time.Time) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO message_status (instance_id, message_id, status, error, at) VALUES (?, ?, ?, ?, ?)`,
-		instanceID, id, status, errText, toMS(at))
+	_, err := tx.ExecContext(ctx, `UPDATE messages SET history = json_insert(history, '$[#]', json_object('status', ?, 'error', ?, 'at', ?))
+		WHERE instance_id = ? AND id = ?`, status, errText, toMS(at), instanceID, id)
 	return err
 }
 
@@ -267,16 +267,9 @@ func (s *Store) RequeueMessage(ctx context.Context, instanceID, id, reason strin
 // without the claim's attempt and "sending" entry.
 func (s *Store) UnclaimMessage(ctx context.Context, instanceID, id string) error {
 	err := s.inTx(ctx, func(tx *Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'queued', attempts = max(attempts - 1, 0)
+		_, err := tx.ExecContext(ctx, `UPDATE messages SET status = 'queued', attempts = max(attempts - 1, 0),
+			history = CASE WHEN history ->> '$[#-1].status' = 'sending' THEN json_remove(history, '$[#-1]') ELSE history END
 			WHERE instance_id = ? AND id = ? AND status = 'sending'`, instanceID, id)
-		if err != nil {
-			return err
-		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return nil
-		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM message_status WHERE rowid = (SELECT max(rowid) FROM message_status
-			WHERE instance_id = ? AND message_id = ? AND status = 'sending')`, instanceID, id)
 		return err
 	})
 	if err != nil {
@@ -531,22 +524,24 @@ func (s *Store) GetMessage(ctx context.Context, instanceID, id string) (*Message
 }
 
 func (s *Store) loadHistory(ctx context.Context, m *Message) error {
-	rows, err := s.read.QueryContext(ctx, `SELECT status, error, at FROM message_status WHERE instance_id = ? AND message_id = ? ORDER BY rowid`, m.InstanceID, m.ID)
+	var history string
+	err := s.read.QueryRowContext(ctx, `SELECT history FROM messages WHERE instance_id = ? AND id = ?`, m.InstanceID, m.ID).Scan(&history)
 	if err != nil {
 		return fmt.Errorf("store: message history: %w", err)
 	}
-	defer rows.Close()
-	m.History = m.History[:0]
-	for rows.Next() {
-		var c StatusChange
-		var at int64
-		if err := rows.Scan(&c.Status, &c.Error, &at); err != nil {
-			return err
-		}
-		c.At = fromMS(at)
-		m.History = append(m.History, c)
+	var rows []struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		At     int64  `json:"at"`
 	}
-	return rows.Err()
+	if err := json.Unmarshal([]byte(history), &rows); err != nil {
+		return fmt.Errorf("store: message history of %s: %w", m.ID, err)
+	}
+	m.History = m.History[:0]
+	for _, r := range rows {
+		m.History = append(m.History, StatusChange{Status: r.Status, Error: r.Error, At: fromMS(r.At)})
+	}
+	return nil
 }
 
 // MessageFilter selects history.

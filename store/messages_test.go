@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -70,5 +72,55 @@ func TestMessageSentChainsAndUnclaim(t *testing.T) {
 	}
 	if q, _ := s.QueuedMessages(ctx, in.ID); len(q) != 1 || q[0].Status != StatusQueued {
 		t.Fatalf("queue %+v", q)
+	}
+}
+
+// Migration 0005 moves each message's message_status rows, in order, into
+// its history column.
+func TestHistoryMigration(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "v4.db")
+	db, err := sql.Open("sqlite", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ms, err := loadMigrations()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range ms[:4] {
+		if _, err := db.ExecContext(ctx, m.sql); err != nil {
+			t.Fatalf("%s: %v", m.name, err)
+		}
+	}
+	for _, q := range []string{
+		`PRAGMA user_version = 4`,
+		`INSERT INTO instances (id, name, created_at, updated_at) VALUES ('ins_m', 'm', 1, 1)`,
+		`INSERT INTO messages (instance_id, id, direction, status, created_at, updated_at) VALUES ('ins_m', 'M1', 'out', 'read', 1, 1)`,
+		`INSERT INTO messages (instance_id, id, direction, status, created_at, updated_at) VALUES ('ins_m', 'M2', 'in', 'received', 1, 1)`,
+		`INSERT INTO message_status (instance_id, message_id, status, at) VALUES ('ins_m', 'M1', 'queued', 1000)`,
+		`INSERT INTO message_status (instance_id, message_id, status, error, at) VALUES ('ins_m', 'M1', 'sending', 'x', 1000)`,
+		`INSERT INTO message_status (instance_id, message_id, status, at) VALUES ('ins_m', 'M1', 'read', 3000)`,
+	} {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+
+	s, err := Open(ctx, path, testLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	m, err := s.GetMessage(ctx, "ins_m", "M1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(statuses(t, s, "ins_m", "M1")); got != "[queued sending read]" || m.History[1].Error != "x" || m.History[2].At.UnixMilli() != 3000 {
+		t.Errorf("M1 history %s %+v", got, m.History)
+	}
+	if got := statuses(t, s, "ins_m", "M2"); len(got) != 0 {
+		t.Errorf("M2 history %v, want none", got)
 	}
 }

@@ -33,9 +33,9 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 		_ = c.send(waBinary.Node{Tag: "ack", Attrs: ack})
 		return
 	}
-	t, dup, err := s.markSeen(c.ctx, sender.User, id)
+	t, dup, err := s.seenBefore(c.ctx, sender.User, id)
 	if err != nil {
-		s.log.Error("wasim: mark seen", "err", err)
+		s.log.Error("wasim: seen", "err", err)
 		return
 	}
 	ack["t"] = t
@@ -53,6 +53,13 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 		for _, enc := range p.GetChildrenByTag("enc") {
 			s.routeEnc(c.ctx, sender, to, dest, id, msgType, t, enc)
 		}
+	}
+	// Marked seen only once delivered, as a server stores before it acks: a
+	// simulator killed in between gets the resend and delivers it (a phone
+	// that already had it counts a duplicate), instead of dropping it.
+	if err := s.markSeen(c.ctx, sender.User, id, t); err != nil {
+		s.log.Error("wasim: mark seen", "err", err)
+		return
 	}
 	_ = c.send(waBinary.Node{Tag: "ack", Attrs: ack})
 }
@@ -111,17 +118,24 @@ func textOf(m *waE2E.Message) string {
 	return m.GetExtendedTextMessage().GetText()
 }
 
-// markSeen records a message id of a sending account. For a resend it
-// reports dup and the first time stamp, as WhatsApp's server dedupes by id.
-func (s *Server) markSeen(ctx context.Context, account, id string) (t int64, dup bool, err error) {
-	now := time.Now().Unix()
-	var dups int
-	err = s.db.QueryRowContext(ctx, `INSERT INTO wasim_seen (sender, id, t) VALUES (?, ?, ?)
-		ON CONFLICT (sender, id) DO UPDATE SET dups = dups + 1 RETURNING t, dups`, account, id, now).Scan(&t, &dups)
+// seenBefore reports whether the sending account already sent id, with the
+// first time stamp, and counts the resend: WhatsApp's server dedupes by id.
+// For a new id it returns the time stamp to use.
+func (s *Server) seenBefore(ctx context.Context, account, id string) (t int64, dup bool, err error) {
+	err = s.db.QueryRowContext(ctx, `UPDATE wasim_seen SET dups = dups + 1 WHERE sender = ? AND id = ? RETURNING t`, account, id).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return time.Now().Unix(), false, nil
+	}
 	if err != nil {
 		return 0, false, err
 	}
-	return t, dups > 0, nil
+	return t, true, nil
+}
+
+// markSeen records a delivered message id of a sending account.
+func (s *Server) markSeen(ctx context.Context, account, id string, t int64) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO wasim_seen (sender, id, t) VALUES (?, ?, ?) ON CONFLICT (sender, id) DO NOTHING`, account, id, t)
+	return err
 }
 
 // scheduleReceipts makes a contact's phone send "delivered", then "read",

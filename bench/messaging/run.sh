@@ -400,19 +400,17 @@ fi
 section 6 && {
 log "6. aging: send and webhook drain with $AGED messages of history"
 # age DB INSTANCE_ID: history as N sent-and-read messages would leave it:
-# 5 status rows, 3 events and 3 delivered webhook deliveries each.
+# a 5-step status history, 3 events and 3 delivered webhook deliveries each.
 age() {
 	sqlite3 "$1" <<SQL
 BEGIN;
 WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < $AGED)
-INSERT INTO messages (instance_id, id, direction, chat, recipient, type, text, status, created_at, updated_at, sent_at)
+INSERT INTO messages (instance_id, id, direction, chat, recipient, type, text, status, created_at, updated_at, sent_at, history)
 SELECT '$2', '3EB0' || hex(randomblob(9)), 'out', printf('49171080%05d@s.whatsapp.net', i % 500), printf('+49171080%05d', i % 500),
-       'text', printf('old message %06d', i), 'read', 1700000000000 + i * 1000, 1700000000000 + i * 1000, 1700000000000 + i * 1000
+       'text', printf('old message %06d', i), 'read', 1700000000000 + i * 1000, 1700000000000 + i * 1000, 1700000000000 + i * 1000,
+       (SELECT json_group_array(json_object('status', s, 'error', '', 'at', 1700000000000 + i * 1000))
+        FROM (SELECT 'queued' AS s UNION ALL SELECT 'sending' UNION ALL SELECT 'sent' UNION ALL SELECT 'delivered' UNION ALL SELECT 'read'))
 FROM c;
-INSERT INTO message_status (instance_id, message_id, status, at)
-SELECT m.instance_id, m.id, s.status, m.created_at
-FROM messages m, (SELECT 'queued' AS status UNION ALL SELECT 'sending' UNION ALL SELECT 'sent' UNION ALL SELECT 'delivered' UNION ALL SELECT 'read') s
-WHERE m.instance_id = '$2' AND m.text LIKE 'old message %' ORDER BY m.seq;
 INSERT INTO events (instance_id, type, data, created_at)
 SELECT m.instance_id, t.type, json_object('id', m.id), m.created_at
 FROM messages m, (SELECT 1 AS k, 'message.sent' AS type UNION ALL SELECT 2, 'message.status' UNION ALL SELECT 3, 'message.status') t
