@@ -98,17 +98,17 @@ func insertMessage(ctx context.Context, tx *Tx, m *Message) error {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO messages (instance_id, id, direction, chat, sender, recipient, type, text,
-		summary, reply_to, status, error, idempotency_key, attempts, send_at, expires_at, created_at, updated_at, sent_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		summary, reply_to, status, error, idempotency_key, attempts, send_at, expires_at, created_at, updated_at, sent_at, history)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, json_array(json_object('status', ?, 'error', ?, 'at', ?)))`,
 		m.InstanceID, m.ID, m.Direction, m.Chat, m.Sender, m.Recipient, m.Type, m.Text, summary, m.ReplyTo,
 		m.Status, m.Error, nullable(m.IdempotencyKey), m.Attempts, toMS(m.SendAt), toMS(m.ExpiresAt),
-		toMS(m.CreatedAt), toMS(m.UpdatedAt), toMS(m.SentAt))
+		toMS(m.CreatedAt), toMS(m.UpdatedAt), toMS(m.SentAt), m.Status, m.Error, toMS(m.CreatedAt))
 	if err != nil {
 		return err
 	}
 	m.Seq, _ = res.LastInsertId()
 	m.Summary = json.RawMessage(summary)
-	return addStatus(ctx, tx, m.InstanceID, m.ID, m.Status, m.Error, m.CreatedAt)
+	return nil
 }
 
 func addStatus(ctx context.Context, tx *Tx, instanceID, id, status, errText string, at time.Time) error {
