@@ -56,7 +56,7 @@ func dsn(abs string, readOnly bool) string {
 	if readOnly {
 		return u + "&_pragma=query_only(1)"
 	}
-	return u + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_pragma=cache_size(-8192)&_txlock=immediate"
+	return u + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
 // Open opens (creating if needed) the database at path, applies migrations,

@@ -111,7 +111,9 @@ show() {
 freeport() {
 	local p
 	while :; do
-		p=$((20000 + RANDOM % 40000))
+		# below the ephemeral range (32768+), where a client socket of
+		# ours could hold the port without a listener to find
+		p=$((10000 + RANDOM % 22000))
 		if ! (exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null; then
 			echo "$p"
 			return
