@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 )
 
@@ -16,7 +17,10 @@ type record struct {
 	Data map[string]any `json:"data"`
 }
 
-var res = map[string]map[string]any{}
+var (
+	res  = map[string]map[string]any{}   // the last record of each key
+	reps = map[string][]map[string]any{} // every record of each key, in order
+)
 
 func main() {
 	if len(os.Args) != 2 {
@@ -34,6 +38,7 @@ func main() {
 		var r record
 		if json.Unmarshal(sc.Bytes(), &r) == nil && r.Key != "" {
 			res[r.Key] = r.Data
+			reps[r.Key] = append(reps[r.Key], r.Data)
 		}
 	}
 
@@ -95,8 +100,23 @@ func main() {
 			fmt.Sprintf("%s / %s = %.2f×", mib(mg), mib(base), mg/base), 1.3, mg/base, "×", true)
 	}
 
+	// rps gives the median req/s of a key's rounds, and the rounds.
+	rps := func(key string) (float64, []float64, bool) {
+		var vs []float64
+		for _, d := range reps[key] {
+			if v, ok := d["rps"].(float64); ok {
+				vs = append(vs, v)
+			}
+		}
+		if len(vs) == 0 {
+			return 0, nil, false
+		}
+		sorted := append([]float64(nil), vs...)
+		sort.Float64s(sorted)
+		return sorted[len(sorted)/2], vs, true
+	}
 	wrk := func(key, label string, target float64) {
-		v, ok := num(key, "rps")
+		v, vs, ok := rps(key)
 		if !ok {
 			return
 		}
@@ -107,6 +127,14 @@ func main() {
 		if b, ok := num(key, "list_bytes"); ok {
 			extra += fmt.Sprintf(", body %d B", int(b))
 		}
+		if len(vs) > 1 {
+			var each []string
+			for _, x := range vs {
+				each = append(each, fmt.Sprintf("%.0f", x))
+			}
+			label += fmt.Sprintf(", median of %d rounds", len(vs))
+			extra += "; rounds: " + strings.Join(each, ", ")
+		}
 		row(label, fmt.Sprintf("%.0f req/s (latency avg %v%s)", v, res[key]["lat_avg"], extra), target, v, "req/s", false)
 	}
 	wrk("wrk_1", "GET /v1/instances, 1 instance (wrk -t2 -c32 -d10s)", 80000)
@@ -114,9 +142,9 @@ func main() {
 	wrk("wrk_healthz", "GET /healthz (no auth)", 0)
 	wrk("wrk_floor_true", "Bare net/http, same body, meowgate's server timeouts (bench/httpfloor)", 0)
 	wrk("wrk_floor_false", "Bare net/http, same body, no server timeouts", 0)
-	if v, ok := num("wrk_1", "rps"); ok {
-		if f, ok := num("wrk_floor_true", "rps"); ok {
-			row("GET /v1/instances, 1 instance / bare net/http with the same timeouts", fmt.Sprintf("%.2f×", v/f), 0, v/f, "×", false)
+	if v, _, ok := rps("wrk_1"); ok {
+		if f, _, ok := rps("wrk_floor_true"); ok {
+			row("GET /v1/instances, 1 instance / bare net/http with the same timeouts (medians)", fmt.Sprintf("%.2f×", v/f), 0, v/f, "×", false)
 		}
 	}
 
