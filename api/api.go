@@ -175,7 +175,11 @@ func (c *caller) canSee(id string) bool { return c.admin || (c.instance != nil &
 
 func (h *handler) adapt(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		start := time.Now()
+		var start time.Time
+		debug := h.log.Enabled(r.Context(), slog.LevelDebug)
+		if debug {
+			start = time.Now()
+		}
 		c, err := h.authenticate(r, rt.access)
 		if err == nil {
 			err = rt.fn(w, r, c)
@@ -183,7 +187,7 @@ func (h *handler) adapt(rt route) http.Handler {
 		if err != nil {
 			h.writeError(w, r, err)
 		}
-		if h.log.Enabled(r.Context(), slog.LevelDebug) {
+		if debug {
 			h.log.Debug("request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
 		}
 	})

@@ -19,13 +19,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func writeRaw(w http.ResponseWriter, status int, b []byte) {
+	n := len(b)
+	if n == 0 || b[n-1] != '\n' {
+		n++ // the newline written below
+	}
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", itoa(len(b)+1))
+	h.Set("Content-Length", itoa(n))
 	w.WriteHeader(status)
 	// b may be shared (the cached instance list): never append to it.
 	_, _ = w.Write(b)
-	_, _ = w.Write(newline)
+	if n > len(b) {
+		_, _ = w.Write(newline)
+	}
 }
 
 var newline = []byte{'\n'}

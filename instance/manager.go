@@ -256,7 +256,7 @@ func (m *Manager) ListBody() []byte {
 	b := make([]byte, 0, size+64)
 	b = append(b, `{"instances":`...)
 	b = m.AppendListJSON(b, "")
-	b = append(b, '}')
+	b = append(b, "}\n"...) // ready to serve as it is
 	m.list.Store(&listCache{gen: gen, body: b})
 	return b
 }
