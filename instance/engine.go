@@ -143,14 +143,18 @@ const settleWait = 2 * time.Second
 // writes race with its Disconnect (FrameSocket.SendFrame reads the
 // connection that Close clears without a lock).
 func (i *instance) goCall(fn func()) {
-	calls := i.calls
-	if calls == nil {
-		return
+	if i.calls != nil {
+		i.m.track(i.calls, fn)
 	}
+}
+
+// track runs fn on its own goroutine, counted in the client's calls and in
+// the Manager's, which Close waits for.
+func (m *Manager) track(calls *sync.WaitGroup, fn func()) {
 	calls.Add(1)
-	i.m.calls.Add(1)
+	m.calls.Add(1)
 	go func() {
-		defer i.m.calls.Done()
+		defer m.calls.Done()
 		defer calls.Done()
 		fn()
 	}()

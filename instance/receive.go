@@ -228,7 +228,7 @@ func (i *instance) applyReceipts(rs []store.Receipt) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, held, err := i.m.store.ApplyReceipts(ctx, i.id, now)
+	held, err := i.m.store.ApplyReceipts(ctx, i.id, now)
 	if err != nil {
 		i.log.Error("cannot apply receipts", "err", err)
 		return
@@ -257,6 +257,19 @@ func (i *instance) takeHeld(id string) []store.Receipt {
 	rs := i.held[id]
 	delete(i.held, id)
 	return rs
+}
+
+// putBackHeld returns rs, taken by takeHeld, to the front of id's queue.
+func (i *instance) putBackHeld(id string, rs []store.Receipt) {
+	if len(rs) == 0 {
+		return
+	}
+	i.heldMu.Lock()
+	defer i.heldMu.Unlock()
+	if i.held == nil {
+		i.held = map[string][]store.Receipt{}
+	}
+	i.held[id] = append(rs, i.held[id]...)
 }
 
 // releaseReceipts applies the receipts held for id once the sender has

@@ -106,13 +106,7 @@ func (s *sender) poke() {
 		return
 	}
 	s.running = true
-	s.calls.Add(1)
-	s.inst.m.calls.Add(1)
-	go func() {
-		defer s.inst.m.calls.Done()
-		defer s.calls.Done()
-		s.run()
-	}()
+	s.inst.m.track(s.calls, s.run)
 }
 
 func (s *sender) renewPresence() {
@@ -363,14 +357,7 @@ func (s *sender) deliver(msg *store.Message, acked *time.Time, chain bool, next 
 	*next = claimed
 	if err != nil {
 		i.log.Error("cannot record sent message", "id", msg.ID, "err", err)
-		if len(early) > 0 {
-			i.heldMu.Lock()
-			if i.held == nil {
-				i.held = map[string][]store.Receipt{}
-			}
-			i.held[msg.ID] = append(early, i.held[msg.ID]...)
-			i.heldMu.Unlock()
-		}
+		i.putBackHeld(msg.ID, early)
 	}
 	if set.MarkReadOnReply {
 		s.markChatRead(bg, jid)

@@ -307,7 +307,7 @@ func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.
 		if _, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: "message.sent", Data: data, CreatedAt: t}); err != nil {
 			return err
 		}
-		if _, _, err := applyReceiptsTx(ctx, tx, instanceID, early, t); err != nil {
+		if _, err := applyReceiptsTx(ctx, tx, instanceID, early, t); err != nil {
 			return err
 		}
 		if claimNext {
@@ -396,24 +396,24 @@ type Receipt struct {
 // with every later one for the same message: they overtook the server ack,
 // and the caller applies them once the ack is recorded, so the status
 // history keeps its order.
-func (s *Store) ApplyReceipts(ctx context.Context, instanceID string, rs []Receipt) (moved int, held []Receipt, err error) {
+func (s *Store) ApplyReceipts(ctx context.Context, instanceID string, rs []Receipt) (held []Receipt, err error) {
 	for _, r := range rs {
 		if rank[r.Status] == 0 {
-			return 0, nil, fmt.Errorf("store: receipt status %q", r.Status)
+			return nil, fmt.Errorf("store: receipt status %q", r.Status)
 		}
 	}
 	err = s.inTx(ctx, func(tx *Tx) error {
 		var err error
-		moved, held, err = applyReceiptsTx(ctx, tx, instanceID, rs, now())
+		held, err = applyReceiptsTx(ctx, tx, instanceID, rs, now())
 		return err
 	})
 	if err != nil {
-		return 0, nil, fmt.Errorf("store: apply receipts: %w", err)
+		return nil, fmt.Errorf("store: apply receipts: %w", err)
 	}
-	return moved, held, nil
+	return held, nil
 }
 
-func applyReceiptsTx(ctx context.Context, tx *Tx, instanceID string, rs []Receipt, t time.Time) (moved int, held []Receipt, err error) {
+func applyReceiptsTx(ctx context.Context, tx *Tx, instanceID string, rs []Receipt, t time.Time) (held []Receipt, err error) {
 	holding := map[string]bool{}
 	for _, r := range rs {
 		if holding[r.ID] {
@@ -426,7 +426,7 @@ func applyReceiptsTx(ctx context.Context, tx *Tx, instanceID string, rs []Receip
 		if errors.Is(err, sql.ErrNoRows) {
 			continue
 		} else if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		if cur == StatusQueued || cur == StatusSending {
 			holding[r.ID] = true
@@ -442,17 +442,16 @@ func applyReceiptsTx(ctx context.Context, tx *Tx, instanceID string, rs []Receip
 		}
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ?`,
 			r.Status, toMS(t), instanceID, r.ID); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		if err := addStatus(ctx, tx, instanceID, r.ID, r.Status, "", t); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
 		if err := appendStatusEvent(ctx, tx, instanceID, "message.status", r.ID, chat, r.Status, "", at); err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		moved++
 	}
-	return moved, held, nil
+	return held, nil
 }
 
 // StoreMessage records a message that arrived (or was sent from another

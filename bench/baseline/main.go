@@ -34,6 +34,7 @@ import (
 	waLog "go.mau.fi/whatsmeow/util/log"
 	_ "modernc.org/sqlite"
 
+	"github.com/meowgate/meowgate/bench/internal/pool"
 	"github.com/meowgate/meowgate/wasim"
 )
 
@@ -73,7 +74,7 @@ func main() {
 	clients := make([]*whatsmeow.Client, *n)
 	ctl := wasim.Remote(*addr)
 	lctx, cancel := context.WithTimeout(ctx, *timeout)
-	errs := forEach(*n, *workers, func(i int) error {
+	errs := pool.ForEach(*n, *workers, func(i int) error {
 		var dev *store.Device
 		if mode == "login" {
 			dev = devices[i]
@@ -150,33 +151,6 @@ func main() {
 		cli.Disconnect()
 	}
 	db.Close()
-}
-
-// forEach runs f(i) for i in [0, n) on a pool of workers and returns the errors.
-func forEach(n, workers int, f func(i int) error) []error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		next = make(chan int)
-	)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := f(i); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return errs
 }
 
 // selfRSS is VmRSS of this process in KiB.

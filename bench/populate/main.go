@@ -19,8 +19,9 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
+
+	"github.com/meowgate/meowgate/bench/internal/pool"
 )
 
 var (
@@ -60,7 +61,7 @@ func main() {
 
 	if *n > 0 {
 		t0 := time.Now()
-		errs := forEach(*n, *workers, func(i int) error {
+		errs := pool.ForEach(*n, *workers, func(i int) error {
 			name := fmt.Sprintf("%s-%d", *prefix, i)
 			body := map[string]any{"name": name}
 			if *link {
@@ -192,32 +193,6 @@ func list() (connected, total, size int) {
 		}
 	}
 	return connected, len(body.Instances), len(b)
-}
-
-func forEach(n, workers int, f func(i int) error) []error {
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-		next = make(chan int)
-	)
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				if err := f(i); err != nil {
-					mu.Lock()
-					errs = append(errs, err)
-					mu.Unlock()
-				}
-			}
-		})
-	}
-	for i := range n {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	return errs
 }
 
 func report(v map[string]any) {
