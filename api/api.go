@@ -168,6 +168,9 @@ type caller struct {
 	admin    bool
 	instance *instance.Info // set for token callers
 	key      string         // rate-limit key
+	// target is the id of the instance the path's {name} resolves to, or
+	// "" when there is no {name} or no such instance.
+	target string
 }
 
 // canSee reports whether the caller may see the instance.
@@ -221,25 +224,31 @@ func (h *handler) authenticate(r *http.Request, a access) (*caller, error) {
 	if wait := h.limits.allow(c.key); wait > 0 {
 		return nil, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests", RetryAfter: wait}
 	}
+	// {name} is resolved once, here: handlers act on the resolved id, and
+	// a token may act only where that id is its own. Comparing the path
+	// text instead let a token whose instance is named like another's id
+	// act on that other instance.
+	if name := r.PathValue("name"); name != "" {
+		if info, err := h.m.Get(name); err == nil {
+			c.target = info.ID
+		}
+	}
+	own := c.instance != nil && c.target != "" && c.target == c.instance.ID
 	switch a {
 	case adminOnly:
 		if !c.admin {
 			// An instance token must not learn which other instances exist.
-			if name := r.PathValue("name"); name != "" && !h.ownName(c, name) {
+			if r.PathValue("name") != "" && !own {
 				return nil, errNoInstance
 			}
 			return nil, errForbidden
 		}
 	case instanceRoute:
-		if !c.admin && !h.ownName(c, r.PathValue("name")) {
+		if !c.admin && !own {
 			return nil, errNoInstance
 		}
 	}
 	return c, nil
-}
-
-func (h *handler) ownName(c *caller, name string) bool {
-	return c.instance != nil && (name == c.instance.Name || name == c.instance.ID)
 }
 
 // apiKey reads the key from Authorization: Bearer, X-Api-Key or apikey.

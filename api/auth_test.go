@@ -1,6 +1,9 @@
 package api_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -10,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/store"
 )
 
 // Who may call a route.
@@ -308,4 +312,63 @@ func TestTokenRotation(t *testing.T) {
 	wantErr(t, e.call("GET", "/v1/instances/rot/state", t2, nil), http.StatusUnauthorized, "unauthorized")
 	wantErr(t, e.call("GET", "/v1/instances/rot/state", t1, nil), http.StatusUnauthorized, "unauthorized")
 	wantStatus(t, e.call("GET", "/v1/instances/rot", t3, nil), http.StatusOK)
+}
+
+// TestNameCannotTakeIDForm: a name that a path could confuse with another
+// instance's id, or that no path can reach, is refused.
+func TestNameCannotTakeIDForm(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	_, victim := e.create("victim", nil)
+	id := victim["id"].(string)
+	for _, name := range []string{id, strings.ToUpper(id), "ins_", "ins_0", ".", ".."} {
+		r := e.call("POST", "/v1/instances", adminKey, map[string]any{"name": name})
+		wantErr(t, r, http.StatusUnprocessableEntity, "invalid")
+		wantFields(t, r, "name")
+	}
+	for _, name := range []string{"ins_home", "ins-0a", "...", ".a"} {
+		wantStatus(t, e.call("POST", "/v1/instances", adminKey, map[string]any{"name": name}), http.StatusCreated)
+	}
+}
+
+// TestTakeoverByIDName: an instance named like another instance's id (as an
+// older version allowed) cannot reach that other instance with its token on
+// any route, and the admin's id paths mean the instance with that id.
+func TestTakeoverByIDName(t *testing.T) {
+	t.Parallel()
+	const victimID, attackerID, attackerToken = "ins_df8f00112233aabb", "ins_0123456789abcdef", "mgt_attacker-token-for-tests"
+	sum := sha256.Sum256([]byte(attackerToken))
+	e := newEnvSeeded(t, func(ctx context.Context, st *store.Store) error {
+		if err := st.CreateInstance(ctx, &store.Instance{ID: victimID, Name: "victim", TokenHash: "00"}); err != nil {
+			return err
+		}
+		return st.CreateInstance(ctx, &store.Instance{ID: attackerID, Name: victimID, TokenHash: hex.EncodeToString(sum[:])})
+	}, nil)
+	missing := e.call("GET", "/v1/instances/nope", adminKey, nil)
+	for _, rt := range routes {
+		if !strings.Contains(rt.path, "{name}") {
+			continue
+		}
+		r := e.send(t, req{method: rt.method, path: fill(rt.path, victimID), key: attackerToken, body: rt.body})
+		wantErr(t, r, http.StatusNotFound, "not_found")
+		if string(r.body) != string(missing.body) {
+			t.Fatalf("%s %s: 404 %s differs from a missing instance's %s", rt.method, rt.path, r.body, missing.body)
+		}
+	}
+	// The attacker still reaches its own instance by its own id.
+	r := e.call("GET", "/v1/instances/"+attackerID, attackerToken, nil)
+	wantStatus(t, r, http.StatusOK)
+	if got := r.obj(t)["instance"].(map[string]any)["id"]; got != attackerID {
+		t.Fatalf("own id resolved to %v", got)
+	}
+	// Nothing of the victim changed; the admin's DELETE by id deletes the
+	// instance with that id.
+	r = e.call("GET", "/v1/instances/victim", adminKey, nil)
+	wantStatus(t, r, http.StatusOK)
+	if dn := r.obj(t)["instance"].(map[string]any)["device_name"]; dn == "patched" {
+		t.Fatal("the attacker patched the victim")
+	}
+	wantStatus(t, e.call("DELETE", "/v1/instances/"+victimID, adminKey, nil), http.StatusNoContent)
+	wantErr(t, e.call("GET", "/v1/instances/victim", adminKey, nil), http.StatusNotFound, "not_found")
+	wantStatus(t, e.call("GET", "/v1/instances/"+attackerID, adminKey, nil), http.StatusOK)
 }

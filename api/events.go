@@ -43,7 +43,7 @@ func parseAfter(s string) (int64, error) {
 }
 
 func (h *handler) instanceEvents(w http.ResponseWriter, r *http.Request, c *caller) error {
-	info, err := h.m.Get(r.PathValue("name"))
+	info, err := h.m.Get(c.target)
 	if err != nil {
 		return err
 	}

@@ -54,6 +54,13 @@ type env struct {
 // in sandbox mode. Limits are generous unless tweak changes them.
 func newEnv(t *testing.T, tweak func(*api.Options)) *env {
 	t.Helper()
+	return newEnvSeeded(t, nil, tweak)
+}
+
+// newEnvSeeded is newEnv with rows written into the store before the
+// Manager loads it: a database left by an older version.
+func newEnvSeeded(t *testing.T, seed func(context.Context, *store.Store) error, tweak func(*api.Options)) *env {
+	t.Helper()
 	ctx := context.Background()
 	var simLog *slog.Logger
 	if os.Getenv("MEOWGATE_TEST_DEBUG") != "" {
@@ -69,6 +76,11 @@ func newEnv(t *testing.T, tweak func(*api.Options)) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
+	if seed != nil {
+		if err := seed(ctx, st); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m, err := instance.NewManager(ctx, instance.Options{Store: st, Log: testLog(), HTTPClient: sim.HTTPClient()})
 	if err != nil {
 		t.Fatal(err)

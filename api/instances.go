@@ -65,7 +65,7 @@ func (h *handler) writeInstance(w http.ResponseWriter, status int, name string) 
 }
 
 func (h *handler) getInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
-	return h.writeInstance(w, http.StatusOK, r.PathValue("name"))
+	return h.writeInstance(w, http.StatusOK, c.target)
 }
 
 func (h *handler) updateInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -75,7 +75,7 @@ func (h *handler) updateInstance(w http.ResponseWriter, r *http.Request, c *call
 	}
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	info, err := h.m.Update(ctx, r.PathValue("name"), p)
+	info, err := h.m.Update(ctx, c.target, p)
 	if err != nil {
 		return err
 	}
@@ -85,7 +85,7 @@ func (h *handler) updateInstance(w http.ResponseWriter, r *http.Request, c *call
 func (h *handler) deleteInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx, cancel := withTimeout(r, 30*time.Second)
 	defer cancel()
-	info, err := h.m.Get(r.PathValue("name"))
+	info, err := h.m.Get(c.target)
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func (h *handler) deleteInstance(w http.ResponseWriter, r *http.Request, c *call
 func (h *handler) connect(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	info, err := h.m.Connect(ctx, r.PathValue("name"))
+	info, err := h.m.Connect(ctx, c.target)
 	if err != nil {
 		return err
 	}
@@ -110,7 +110,7 @@ func (h *handler) connect(w http.ResponseWriter, r *http.Request, c *caller) err
 func (h *handler) disconnect(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	info, err := h.m.Disconnect(ctx, r.PathValue("name"))
+	info, err := h.m.Disconnect(ctx, c.target)
 	if err != nil {
 		return err
 	}
@@ -120,7 +120,7 @@ func (h *handler) disconnect(w http.ResponseWriter, r *http.Request, c *caller) 
 func (h *handler) restart(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	info, err := h.m.Restart(ctx, r.PathValue("name"))
+	info, err := h.m.Restart(ctx, c.target)
 	if err != nil {
 		return err
 	}
@@ -130,7 +130,7 @@ func (h *handler) restart(w http.ResponseWriter, r *http.Request, c *caller) err
 func (h *handler) logout(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx, cancel := withTimeout(r, 30*time.Second)
 	defer cancel()
-	info, err := h.m.Logout(ctx, r.PathValue("name"))
+	info, err := h.m.Logout(ctx, c.target)
 	if err != nil {
 		return err
 	}
@@ -138,7 +138,7 @@ func (h *handler) logout(w http.ResponseWriter, r *http.Request, c *caller) erro
 }
 
 func (h *handler) state(w http.ResponseWriter, r *http.Request, c *caller) error {
-	info, err := h.m.Get(r.PathValue("name"))
+	info, err := h.m.Get(c.target)
 	if err != nil {
 		return err
 	}
@@ -149,7 +149,7 @@ func (h *handler) state(w http.ResponseWriter, r *http.Request, c *caller) error
 func (h *handler) rotateToken(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	info, err := h.m.Get(r.PathValue("name"))
+	info, err := h.m.Get(c.target)
 	if err != nil {
 		return err
 	}
@@ -162,7 +162,7 @@ func (h *handler) rotateToken(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (h *handler) getSettings(w http.ResponseWriter, r *http.Request, c *caller) error {
-	s, err := h.m.Settings(r.PathValue("name"))
+	s, err := h.m.Settings(c.target)
 	if err != nil {
 		return err
 	}
@@ -177,7 +177,7 @@ func (h *handler) updateSettings(w http.ResponseWriter, r *http.Request, c *call
 	}
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	s, err := h.m.UpdateSettings(ctx, r.PathValue("name"), body)
+	s, err := h.m.UpdateSettings(ctx, c.target, body)
 	if err != nil {
 		// This body is the settings object itself: name fields as in it.
 		if ae := toAPIError(err); ae != nil && ae.Fields != nil {
@@ -202,7 +202,7 @@ func (h *handler) pairCode(w http.ResponseWriter, r *http.Request, c *caller) er
 		return err
 	}
 	if p.Phone == "" {
-		info, err := h.m.Get(r.PathValue("name"))
+		info, err := h.m.Get(c.target)
 		if err != nil {
 			return err
 		}
@@ -210,7 +210,7 @@ func (h *handler) pairCode(w http.ResponseWriter, r *http.Request, c *caller) er
 	}
 	ctx, cancel := withTimeout(r, 30*time.Second)
 	defer cancel()
-	code, err := h.m.PairCode(ctx, r.PathValue("name"), p.Phone)
+	code, err := h.m.PairCode(ctx, c.target, p.Phone)
 	if err != nil {
 		return err
 	}
@@ -235,7 +235,7 @@ func qrBody(qr *instance.QR) (*qrResponse, error) {
 }
 
 func (h *handler) qr(w http.ResponseWriter, r *http.Request, c *caller) error {
-	qr, err := h.m.QR(r.PathValue("name"))
+	qr, err := h.m.QR(c.target)
 	if err != nil {
 		return err
 	}

@@ -17,7 +17,7 @@ func (h *handler) sendMessage(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	msg, replay, err := h.m.Send(ctx, r.PathValue("name"), p, strings.TrimSpace(r.Header.Get("Idempotency-Key")))
+	msg, replay, err := h.m.Send(ctx, c.target, p, strings.TrimSpace(r.Header.Get("Idempotency-Key")))
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (h *handler) listMessages(w http.ResponseWriter, r *http.Request, c *caller
 	if len(fields) > 0 {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad query", Fields: fields}
 	}
-	msgs, err := h.m.Messages(r.Context(), r.PathValue("name"), f)
+	msgs, err := h.m.Messages(r.Context(), c.target, f)
 	if err != nil {
 		return err
 	}
@@ -61,7 +61,7 @@ func (h *handler) listMessages(w http.ResponseWriter, r *http.Request, c *caller
 }
 
 func (h *handler) getMessage(w http.ResponseWriter, r *http.Request, c *caller) error {
-	msg, err := h.m.Message(r.Context(), r.PathValue("name"), r.PathValue("id"))
+	msg, err := h.m.Message(r.Context(), c.target, r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -70,7 +70,7 @@ func (h *handler) getMessage(w http.ResponseWriter, r *http.Request, c *caller) 
 }
 
 func (h *handler) listQueue(w http.ResponseWriter, r *http.Request, c *caller) error {
-	msgs, err := h.m.Queue(r.Context(), r.PathValue("name"))
+	msgs, err := h.m.Queue(r.Context(), c.target)
 	if err != nil {
 		return err
 	}
@@ -81,7 +81,7 @@ func (h *handler) listQueue(w http.ResponseWriter, r *http.Request, c *caller) e
 func (h *handler) clearQueue(w http.ResponseWriter, r *http.Request, c *caller) error {
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	n, err := h.m.CancelQueue(ctx, r.PathValue("name"))
+	n, err := h.m.CancelQueue(ctx, c.target)
 	if err != nil {
 		return err
 	}

@@ -34,7 +34,7 @@ func (h *handler) sandboxScan(w http.ResponseWriter, r *http.Request, c *caller)
 	if p.Phone != "" && !instance.ValidPhone(p.Phone) {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad phone", Fields: map[string]string{"phone": "must be an E.164 number"}}
 	}
-	name := r.PathValue("name")
+	name := c.target
 	info, err := h.m.Get(name)
 	if err != nil {
 		return err
@@ -66,7 +66,7 @@ func (h *handler) sandboxEnterCode(w http.ResponseWriter, r *http.Request, c *ca
 	if p.Code == "" {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "code is required", Fields: map[string]string{"code": "is required"}}
 	}
-	info, err := h.m.Get(r.PathValue("name"))
+	info, err := h.m.Get(c.target)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (h *handler) sandboxIncoming(w http.ResponseWriter, r *http.Request, c *cal
 	if len(fields) > 0 {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "some fields are invalid", Fields: fields}
 	}
-	info, _, err := h.linkedDevice(r.PathValue("name"))
+	info, _, err := h.linkedDevice(c.target)
 	if err != nil {
 		return err
 	}
@@ -117,7 +117,7 @@ func (h *handler) sandboxIncoming(w http.ResponseWriter, r *http.Request, c *cal
 }
 
 func (h *handler) sandboxUnlink(w http.ResponseWriter, r *http.Request, c *caller) error {
-	_, jid, err := h.linkedDevice(r.PathValue("name"))
+	_, jid, err := h.linkedDevice(c.target)
 	if err != nil {
 		return err
 	}
@@ -131,7 +131,7 @@ func (h *handler) sandboxUnlink(w http.ResponseWriter, r *http.Request, c *calle
 }
 
 func (h *handler) sandboxKick(w http.ResponseWriter, r *http.Request, c *caller) error {
-	info, jid, err := h.linkedDevice(r.PathValue("name"))
+	info, jid, err := h.linkedDevice(c.target)
 	if err != nil {
 		return err
 	}

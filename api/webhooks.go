@@ -62,7 +62,7 @@ func optTime(t time.Time) *time.Time {
 var errNoWebhooks = errorf(http.StatusServiceUnavailable, "unavailable", "webhook deliveries are not available")
 
 func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request, c *caller) error {
-	info, err := h.m.Get(r.PathValue("name"))
+	info, err := h.m.Get(c.target)
 	if err != nil {
 		return err
 	}
@@ -99,7 +99,7 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request, c *call
 }
 
 func (h *handler) retryDelivery(w http.ResponseWriter, r *http.Request, c *caller) error {
-	info, err := h.m.Get(r.PathValue("name"))
+	info, err := h.m.Get(c.target)
 	if err != nil {
 		return err
 	}

@@ -290,7 +290,7 @@ type CreateParams struct {
 func (m *Manager) Create(ctx context.Context, p CreateParams) (*Info, string, *QR, error) {
 	fields := map[string]string{}
 	if !ValidName(p.Name) {
-		fields["name"] = "must be 1-50 characters of A-Z a-z 0-9 . _ -"
+		fields["name"] = NameRule
 	}
 	if p.Phone != "" && !ValidPhone(p.Phone) {
 		fields["phone"] = "must be an E.164 number such as +4915123456789"

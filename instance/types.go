@@ -169,10 +169,22 @@ type QR struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,50}$`)
+var (
+	nameRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,50}$`)
+	// idFormRE matches what newID makes (and case variants): a name of
+	// that form could be mistaken for another instance's id in a path.
+	idFormRE = regexp.MustCompile(`(?i)^ins_[0-9a-f]*$`)
+)
 
-// ValidName reports whether s may name an instance.
-func ValidName(s string) bool { return nameRE.MatchString(s) }
+// NameRule says what ValidName accepts, for error messages.
+const NameRule = `must be 1-50 characters of A-Z a-z 0-9 . _ -, not "." or "..", and not of the form of an instance id (ins_ and hex digits)`
+
+// ValidName reports whether s may name an instance: paths take a name or
+// an id, so a name is never "." or ".." (unreachable by path) nor of an
+// id's form (ambiguous with another instance's id).
+func ValidName(s string) bool {
+	return nameRE.MatchString(s) && s != "." && s != ".." && !idFormRE.MatchString(s)
+}
 
 var e164RE = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
