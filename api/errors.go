@@ -49,6 +49,9 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: ufe.Error(), Fields: map[string]string{ufe.Field: "unknown field"}}
 	case errors.As(err, &ve):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "some fields are invalid", Fields: ve.Fields}
+	case errors.Is(err, instance.ErrIdempotencyMismatch):
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_mismatch", Message: err.Error(),
+			Fields: map[string]string{"Idempotency-Key": "was used for a different message in the last 24 hours; use a new key"}}
 	case errors.Is(err, instance.ErrMessageNotFound):
 		return errorf(http.StatusNotFound, "not_found", "message not found")
 	case errors.Is(err, instance.ErrNotFound):

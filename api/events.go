@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -92,7 +94,12 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) erro
 	if t := q.Get("types"); t != "" {
 		types = map[string]bool{}
 		for _, s := range strings.Split(t, ",") {
-			types[strings.TrimSpace(s)] = true
+			s = strings.TrimSpace(s)
+			if !slices.Contains(instance.EventTypes, s) {
+				return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad query",
+					Fields: map[string]string{"types": fmt.Sprintf("unknown event type %q; known: %s", s, strings.Join(instance.EventTypes, ", "))}}
+			}
+			types[s] = true
 		}
 	}
 	resume := r.Header.Get("Last-Event-ID")

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meowgate/meowgate/api"
 )
@@ -66,6 +67,9 @@ func TestBadInput(t *testing.T) {
 		{"name: umlaut", "POST", "/v1/instances", `{"name":"ä"}`, 422, "invalid", []string{"name"}},
 		{"name: slash", "POST", "/v1/instances", `{"name":"a/b"}`, 422, "invalid", []string{"name"}},
 		{"name: number", "POST", "/v1/instances", `{"name":5}`, 422, "invalid", []string{"name"}},
+		{"name: dot", "POST", "/v1/instances", `{"name":"."}`, 422, "invalid", []string{"name"}},
+		{"name: dot dot", "POST", "/v1/instances", `{"name":".."}`, 422, "invalid", []string{"name"}},
+		{"name: id form", "POST", "/v1/instances", `{"name":"ins_0123abcd"}`, 422, "invalid", []string{"name"}},
 		{"name: taken", "POST", "/v1/instances", `{"name":"victim"}`, 409, "conflict", nil},
 		{"create: bad phone", "POST", "/v1/instances", `{"name":"y","phone":"0151"}`, 422, "invalid", []string{"phone"}},
 		{"create: connect not a boolean", "POST", "/v1/instances", `{"name":"y","connect":"yes"}`, 422, "invalid", []string{"connect"}},
@@ -110,6 +114,7 @@ func TestBadInput(t *testing.T) {
 		{"message: too large", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","text":"` + strings.Repeat("t", 2000) + `"}`, 413, "too_large", nil},
 		{"messages: bad direction", "GET", "/v1/instances/victim/messages?direction=sideways", "", 422, "invalid", []string{"direction"}},
 		{"messages: bad limit", "GET", "/v1/instances/victim/messages?limit=0", "", 422, "invalid", []string{"limit"}},
+		{"messages: unknown before", "GET", "/v1/instances/victim/messages?before=zzz", "", 422, "invalid", []string{"before"}},
 		{"message: unknown id", "GET", "/v1/instances/victim/messages/nope", "", 404, "not_found", nil},
 
 		// Webhook deliveries.
@@ -120,6 +125,8 @@ func TestBadInput(t *testing.T) {
 
 		// Events queries.
 		{"events: bad after", "GET", "/v1/instances/victim/events?after=abc", "", 422, "invalid", []string{"after"}},
+		{"stream: unknown type", "GET", "/v1/events?types=bogus", "", 422, "invalid", []string{"types"}},
+		{"stream: one unknown type", "GET", "/v1/events?types=instance.state,bogus", "", 422, "invalid", []string{"types"}},
 		{"events: bad limit", "GET", "/v1/instances/victim/events?limit=0", "", 422, "invalid", []string{"limit"}},
 	}
 	for _, c := range cases {
@@ -179,5 +186,41 @@ func TestBadInput(t *testing.T) {
 	list := e.call("GET", "/v1/instances", adminKey, nil)
 	if n := len(list.obj(t)["instances"].([]any)); n != 1 {
 		t.Errorf("%d instances after bad creations: %s", n, list.body)
+	}
+}
+
+// TestIdempotencyMismatch: a key reused with the same message returns the
+// first one; with a different message it is refused and nothing is queued.
+func TestIdempotencyMismatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.create("idem", nil)
+	post := func(key string, body map[string]any) *res {
+		return e.send(t, req{method: "POST", path: "/v1/instances/idem/messages", key: adminKey, body: body,
+			header: map[string]string{"Idempotency-Key": key}})
+	}
+	first := post("k1", map[string]any{"to": "+4915100000001", "text": "hello"})
+	wantStatus(t, first, http.StatusAccepted)
+	id := first.obj(t)["message"].(map[string]any)["id"]
+	// The same message, the recipient written as its JID: the first message.
+	again := post("k1", map[string]any{"to": "4915100000001@s.whatsapp.net", "text": "hello"})
+	wantStatus(t, again, http.StatusAccepted)
+	if got := again.obj(t)["message"].(map[string]any)["id"]; got != id || again.header.Get("Idempotent-Replayed") != "true" {
+		t.Fatalf("replay: id %v (want %v), header %q", got, id, again.header.Get("Idempotent-Replayed"))
+	}
+	for _, body := range []map[string]any{
+		{"to": "+4915100000001", "text": "goodbye"},
+		{"to": "+4915100000002", "text": "hello"},
+		{"to": "+4915100000001", "text": "hello", "send_at": time.Now().Add(time.Hour).UTC().Format(time.RFC3339)},
+	} {
+		r := post("k1", body)
+		obj := wantErr(t, r, http.StatusUnprocessableEntity, "idempotency_mismatch")
+		if f, _ := obj["fields"].(map[string]any); f["Idempotency-Key"] == nil {
+			t.Fatalf("fields lack Idempotency-Key: %s", r.body)
+		}
+	}
+	q := e.call("GET", "/v1/instances/idem/queue", adminKey, nil)
+	if n := len(q.obj(t)["messages"].([]any)); n != 1 {
+		t.Fatalf("%d messages queued, want 1: %s", n, q.body)
 	}
 }

@@ -171,14 +171,30 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 	if ttl > 0 {
 		msg.ExpiresAt = start.Add(ttl)
 	}
+	want := *msg
 	existing, err := m.store.EnqueueMessage(ctx, msg)
 	if err != nil {
 		return nil, false, err
+	}
+	if existing && !sameRequest(msg, &want) {
+		return nil, false, ErrIdempotencyMismatch
 	}
 	if !existing {
 		inst.post(func() { inst.queueChanged() })
 	}
 	return viewMessage(snap.info.Name, msg), existing, nil
+}
+
+// ErrIdempotencyMismatch is returned when an idempotency key comes back
+// with a different message: answering with the first one would tell the
+// client its second message was queued.
+var ErrIdempotencyMismatch = errors.New("the Idempotency-Key was used for a different message")
+
+// sameRequest reports whether two enqueued messages ask for the same send
+// (the recipient compared as the chat it resolves to).
+func sameRequest(a, b *store.Message) bool {
+	return a.Chat == b.Chat && a.Type == b.Type && a.Text == b.Text && a.ReplyTo == b.ReplyTo &&
+		a.SendAt.UnixMilli() == b.SendAt.UnixMilli()
 }
 
 // ErrMessageNotFound is returned for an unknown message id.
@@ -204,6 +220,14 @@ func (m *Manager) Messages(ctx context.Context, idOrName string, f store.Message
 	inst, err := m.lookup(idOrName)
 	if err != nil {
 		return nil, err
+	}
+	if f.Before != "" {
+		// An unknown cursor would silently list from the start again.
+		if _, err := m.store.GetMessage(ctx, inst.id, f.Before); errors.Is(err, store.ErrNotFound) {
+			return nil, invalid("before", "no message with that id in this instance")
+		} else if err != nil {
+			return nil, err
+		}
 	}
 	msgs, err := m.store.ListMessages(ctx, inst.id, f)
 	if err != nil {
