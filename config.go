@@ -27,6 +27,10 @@ import (
 // MEOWGATE_<SECTION>_<KEY>, e.g. MEOWGATE_SERVER_LISTEN.
 const envPrefix = "MEOWGATE_"
 
+// MinAdminKeyLen is the shortest admin key accepted: the key guards every
+// instance, and the API may listen beyond loopback.
+const MinAdminKeyLen = 24
+
 // adminKeyFileName is the generated admin key inside the state directory.
 const adminKeyFileName = "admin.key"
 
@@ -47,6 +51,10 @@ type Config struct {
 	Webhook  WebhookConfig  `toml:"webhook"`
 	Log      LogConfig      `toml:"log"`
 	Sandbox  SandboxConfig  `toml:"sandbox"`
+
+	// origin says where a key's value came from ("file:line" or the
+	// environment variable), so Validate can point at it.
+	origin map[string]string
 }
 
 // ServerConfig is the HTTP listener.
@@ -206,6 +214,11 @@ func LoadConfig(path string, getenv func(string) string) (*Config, error) {
 		if err := decodeConfig(path, data, cfg); err != nil {
 			return nil, err
 		}
+		cfg.origin = map[string]string{}
+		walkKeys(data, func(key string, line int, _ *unstable.Node, _ *unstable.Parser) bool {
+			cfg.origin[key] = fmt.Sprintf("%s:%d", path, line)
+			return false
+		})
 	}
 	if err := cfg.applyEnv(getenv); err != nil {
 		return nil, err
@@ -296,30 +309,37 @@ func findNonStringDuration(data []byte) (key string, line int, got string, ok bo
 			durations[k.name()] = true
 		}
 	}
+	walkKeys(data, func(k string, l int, v *unstable.Node, p *unstable.Parser) bool {
+		if !durations[k] || v.Kind == unstable.String {
+			return false
+		}
+		key, line, ok = k, l, true
+		got = strings.ToLower(v.Kind.String()) + " " + string(p.Raw(v.Raw))
+		return true
+	})
+	return key, line, got, ok
+}
+
+// walkKeys calls fn with every key-value of a TOML document (dotted key,
+// line, value; inline tables descended into) until fn returns true.
+func walkKeys(data []byte, fn func(key string, line int, v *unstable.Node, p *unstable.Parser) bool) {
 	var p unstable.Parser
 	p.Reset(data)
-	// check looks at one key-value and, through inline tables, its children.
-	var check func(prefix []string, kv *unstable.Node) bool
-	check = func(prefix []string, kv *unstable.Node) bool {
+	var visit func(prefix []string, kv *unstable.Node) bool
+	visit = func(prefix []string, kv *unstable.Node) bool {
 		path := append(append([]string(nil), prefix...), keyParts(kv)...)
 		v := kv.Value()
 		if v.Kind == unstable.InlineTable {
 			for it := v.Children(); it.Next(); {
-				if it.Node().Kind == unstable.KeyValue && check(path, it.Node()) {
+				if it.Node().Kind == unstable.KeyValue && visit(path, it.Node()) {
 					return true
 				}
 			}
 			return false
 		}
-		key = strings.Join(path, ".")
-		if !durations[key] || v.Kind == unstable.String {
-			return false
-		}
 		it := kv.Key()
 		it.Next()
-		line = p.Shape(it.Node().Raw).Start.Line
-		got = strings.ToLower(v.Kind.String()) + " " + string(p.Raw(v.Raw))
-		return true
+		return fn(strings.Join(path, "."), p.Shape(it.Node().Raw).Start.Line, v, &p)
 	}
 	var table []string
 	for p.NextExpression() {
@@ -328,12 +348,11 @@ func findNonStringDuration(data []byte) (key string, line int, got string, ok bo
 		case unstable.Table, unstable.ArrayTable:
 			table = keyParts(e)
 		case unstable.KeyValue:
-			if check(table, e) {
-				return key, line, got, true
+			if visit(table, e) {
+				return
 			}
 		}
 	}
-	return "", 0, "", false
 }
 
 func keyParts(n *unstable.Node) []string {
@@ -440,6 +459,10 @@ func (c *Config) applyEnv(getenv func(string) string) error {
 		if err := setFromString(root.FieldByIndex(k.index), raw); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", name, err))
 		}
+		if c.origin == nil {
+			c.origin = map[string]string{}
+		}
+		c.origin[k.name()] = "$" + name
 	}
 	// api.admin_key_file is the _FILE form of api.admin_key (its variable is
 	// MEOWGATE_API_ADMIN_KEY_FILE), so whichever of the two the environment
@@ -491,7 +514,11 @@ func setFromString(v reflect.Value, s string) error {
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+		msg := fmt.Sprintf("%s: %s", key, fmt.Sprintf(format, args...))
+		if o := c.origin[key]; o != "" {
+			msg = o + ": " + msg
+		}
+		errs = append(errs, errors.New(msg))
 	}
 	oneOf := func(key, v string, allowed ...string) {
 		for _, a := range allowed {
@@ -529,9 +556,13 @@ func (c *Config) Validate() error {
 	if a.AdminKey != "" && a.AdminKeyFile != "" {
 		bad("api.admin_key_file", "set either api.admin_key or api.admin_key_file, not both")
 	} else if a.AdminKeyFile != "" {
-		if _, err := readKeyFile(a.AdminKeyFile); err != nil {
+		if key, err := readKeyFile(a.AdminKeyFile); err != nil {
 			bad("api.admin_key_file", "%v", err)
+		} else if len(key) < MinAdminKeyLen {
+			bad("api.admin_key_file", "the key in %s must be at least %d characters (it has %d); e.g. openssl rand -hex 32", a.AdminKeyFile, MinAdminKeyLen, len(key))
 		}
+	} else if a.AdminKey != "" && len(a.AdminKey) < MinAdminKeyLen {
+		bad("api.admin_key", "must be at least %d characters (it has %d); e.g. openssl rand -hex 32", MinAdminKeyLen, len(a.AdminKey))
 	}
 	if a.RateLimit <= 0 {
 		bad("api.rate_limit", "must be positive")
@@ -577,6 +608,9 @@ func (c *Config) Validate() error {
 	if c.Sandbox.Addr != "" {
 		if err := checkHostPort(c.Sandbox.Addr); err != nil {
 			bad("sandbox.addr", "%v", err)
+		} else if !c.Sandbox.Enabled {
+			// Ignoring it would connect the instances to the real WhatsApp.
+			bad("sandbox.addr", "is set but sandbox.enabled is not true; set sandbox.enabled = true (or --sandbox), or remove sandbox.addr")
 		}
 	}
 	return errors.Join(errs...)
@@ -635,6 +669,9 @@ func (c *Config) adminKey(create bool) (key, source string, err error) {
 	}
 	if created {
 		return key, "generated " + path, nil
+	}
+	if len(key) < MinAdminKeyLen {
+		return "", "", fmt.Errorf("%s: the admin key must be at least %d characters (it has %d); delete the file to have a new one generated", path, MinAdminKeyLen, len(key))
 	}
 	return key, "file " + path, nil
 }

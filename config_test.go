@@ -156,7 +156,7 @@ level = "debug"
 				"MEOWGATE_SERVER_LISTEN":                   "127.0.0.1:7000",
 				"MEOWGATE_SERVER_READ_TIMEOUT":             "1m",
 				"MEOWGATE_API_RATE_LIMIT":                  "2.5",
-				"MEOWGATE_API_ADMIN_KEY":                   "from-env",
+				"MEOWGATE_API_ADMIN_KEY":                   "from-env-0123456789abcdef",
 				"MEOWGATE_LOG_LEVEL":                       "error",
 				"MEOWGATE_STORE_PATH":                      "/tmp/x.db",
 				"MEOWGATE_SANDBOX_ENABLED":                 "true",
@@ -169,7 +169,7 @@ level = "debug"
 				if c.Server.Listen != "127.0.0.1:7000" || c.Server.ReadTimeout.Duration != time.Minute || c.Server.MaxBodyBytes != 2048 {
 					t.Errorf("server = %+v", c.Server)
 				}
-				if c.API.RateLimit != 2.5 || c.API.AdminKey != "from-env" {
+				if c.API.RateLimit != 2.5 || c.API.AdminKey != "from-env-0123456789abcdef" {
 					t.Errorf("api = %+v", c.API)
 				}
 				if c.Log.Level != "error" || c.Log.Format != "text" {
@@ -377,7 +377,10 @@ func TestValidate(t *testing.T) {
 			"log.format: must be one of text, json",
 			"log.whatsmeow_level: must be one of debug, info, warn, error",
 		}},
-		{"sandbox addr", func(c *Config) { c.Sandbox.Addr = "wasim" }, []string{"sandbox.addr: must be host:port"}},
+		{"sandbox addr", func(c *Config) { c.Sandbox.Enabled, c.Sandbox.Addr = true, "wasim" }, []string{"sandbox.addr: must be host:port"}},
+		{"sandbox addr without enabled", func(c *Config) { c.Sandbox.Addr = "127.0.0.1:9999" }, []string{"sandbox.addr: is set but sandbox.enabled is not true"}},
+		{"short admin key", func(c *Config) { c.API.AdminKey = "x" }, []string{"api.admin_key: must be at least 24 characters (it has 1)"}},
+		{"23-character admin key", func(c *Config) { c.API.AdminKey = strings.Repeat("k", 23) }, []string{"api.admin_key: must be at least 24"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -404,7 +407,7 @@ func TestValidate(t *testing.T) {
 	cfg.Server.Listen = "[::1]:0"
 	cfg.Server.ReadTimeout = Duration{} // 0 disables
 	cfg.Log.Level = "WARN"
-	cfg.Sandbox.Addr = "127.0.0.1:9999"
+	cfg.Sandbox.Enabled, cfg.Sandbox.Addr = true, "127.0.0.1:9999"
 	cfg.WhatsApp.Defaults = Settings{SendDelayMS: 86_400_000, QueueTTL: "720h", RejectCallMessage: strings.Repeat("é", 4096)}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("valid edge values rejected: %v", err)
@@ -519,11 +522,11 @@ func TestDurationText(t *testing.T) {
 func TestAdminKeySources(t *testing.T) {
 	dir := t.TempDir()
 	keyFile := filepath.Join(dir, "secret")
-	if err := os.WriteFile(keyFile, []byte("from-file\r\n"), 0o600); err != nil {
+	if err := os.WriteFile(keyFile, []byte("from-file-0123456789abcdef\r\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	stateDir := filepath.Join(dir, "state")
-	conf := writeConfig(t, "[api]\nadmin_key = \"from-toml\"\n")
+	conf := writeConfig(t, "[api]\nadmin_key = \"from-toml-0123456789abcdef\"\n")
 
 	tests := []struct {
 		name       string
@@ -532,9 +535,9 @@ func TestAdminKeySources(t *testing.T) {
 		wantKey    string
 		wantSource string
 	}{
-		{"config file", conf, nil, "from-toml", "config"},
-		{"env beats file", conf, map[string]string{"MEOWGATE_API_ADMIN_KEY": "from-env"}, "from-env", "config"},
-		{"_FILE env beats file", conf, map[string]string{"MEOWGATE_API_ADMIN_KEY_FILE": keyFile}, "from-file", "file " + keyFile},
+		{"config file", conf, nil, "from-toml-0123456789abcdef", "config"},
+		{"env beats file", conf, map[string]string{"MEOWGATE_API_ADMIN_KEY": "from-env-0123456789abcdef"}, "from-env-0123456789abcdef", "config"},
+		{"_FILE env beats file", conf, map[string]string{"MEOWGATE_API_ADMIN_KEY_FILE": keyFile}, "from-file-0123456789abcdef", "file " + keyFile},
 		{"generated", "", nil, "", "generated " + filepath.Join(stateDir, "admin.key")},
 	}
 	for _, tt := range tests {
@@ -733,5 +736,33 @@ func TestVersionFromBuildInfo(t *testing.T) {
 	}
 	if Version() == "" {
 		t.Error("Version() is empty")
+	}
+}
+
+// TestValidateNamesLine: a bad value from the file names its file and line,
+// one from the environment names its variable.
+func TestValidateNamesLine(t *testing.T) {
+	conf := writeConfig(t, "[server]\nlisten = \"127.0.0.1:8080\"\n\n[api]\nadmin_key = \"short\"\n\n[sandbox]\naddr = \"127.0.0.1:9999\"\n")
+	cfg, err := LoadConfig(conf, env(map[string]string{"MEOWGATE_LOG_FORMAT": "xml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = cfg.Validate()
+	for _, want := range []string{
+		conf + ":5: api.admin_key: must be at least 24 characters",
+		conf + ":8: sandbox.addr: is set but sandbox.enabled is not true",
+		"$MEOWGATE_LOG_FORMAT: log.format: must be one of text, json",
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("error\n%v\ndoes not contain %q", err, want)
+		}
+	}
+	// A 24-character key and an enabled sandbox pass.
+	conf = writeConfig(t, "[api]\nadmin_key = \""+strings.Repeat("k", 24)+"\"\n[sandbox]\nenabled = true\naddr = \"127.0.0.1:9999\"\n")
+	if cfg, err = LoadConfig(conf, env(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
 	}
 }
