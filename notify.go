@@ -82,8 +82,8 @@ func (n *notifier) watch(ctx context.Context, st *store.Store, m *instance.Manag
 	return cancel
 }
 
-// statusLine is the STATUS= shown by systemctl status, e.g.
-// "3/4 instances connected, 12 queued".
+// webhookStatus is the webhook part of the STATUS= line, e.g.
+// ", 2 webhooks failing".
 func webhookStatus(ctx context.Context, st *store.Store) string {
 	n, err := st.CountFailingWebhookDeliveries(ctx)
 	if err != nil {
@@ -92,6 +92,8 @@ func webhookStatus(ctx context.Context, st *store.Store) string {
 	return fmt.Sprintf(", %d webhooks failing", n)
 }
 
+// statusLine is the STATUS= shown by systemctl status, e.g.
+// "3/4 instances connected, 12 queued".
 func statusLine(m *instance.Manager) string {
 	var total, connected, queued int
 	for _, i := range m.List() {

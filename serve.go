@@ -17,6 +17,7 @@ import (
 
 	"github.com/meowgate/meowgate/api"
 	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/internal/signallog"
 	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/wasim"
 	"github.com/meowgate/meowgate/webhook"
@@ -120,6 +121,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		rl.running = &running
 		rl.catch()
 	}
+	signallog.Install(log) // before the simulator or any client uses libsignal
 	notifier := newNotifier(log)
 	adminKey, source, err := cfg.AdminKey()
 	if err != nil {

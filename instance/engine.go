@@ -333,7 +333,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		if e.ErrorCount >= 3 && i.row.State == StateConnected {
 			// "Connected" but deaf: drop the socket and log in again.
 			i.log.Warn("keepalive failing; reconnecting", "errors", e.ErrorCount)
-			i.start(ReasonKeepaliveTimout)
+			i.start(ReasonKeepaliveTimeout)
 		}
 	case *events.LoggedOut:
 		if i.loggingOut {

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meowgate/meowgate/internal/signallog"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -64,7 +65,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	if opts.WALog == nil {
 		opts.WALog = opts.Log
 	}
-	installSignalLogger(opts.Log)
+	signallog.Install(opts.Log)
 	if opts.DeviceName == "" {
 		opts.DeviceName = "meowgate"
 	}

@@ -7,7 +7,7 @@ import (
 )
 
 // Settings are the per-instance behaviour switches of design.md's Settings
-// table. They live here until they move into the instance package.
+// table; the config file supplies the defaults for new instances.
 type Settings struct {
 	RejectCalls       bool   `toml:"reject_calls" json:"reject_calls"`
 	RejectCallMessage string `toml:"reject_call_message" json:"reject_call_message"`

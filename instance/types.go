@@ -27,22 +27,22 @@ const (
 
 // Reasons carried by state changes.
 const (
-	ReasonUserRequest     = "user_request"
-	ReasonNetwork         = "network"
-	ReasonStreamReplaced  = "stream_replaced"
-	ReasonRemoteLogout    = "remote_logout"
-	ReasonQRTimeout       = "qr_timeout"
-	ReasonClientOutdated  = "client_outdated"
-	ReasonProxyError      = "proxy_error"
-	ReasonPaired          = "paired"
-	ReasonLoggedIn        = "logged_in"
-	ReasonShutdown        = "shutdown"
-	ReasonRestart         = "restart"
-	ReasonKeepaliveTimout = "keepalive_timeout"
-	ReasonTempBanned      = "temporarily_banned"
-	ReasonConnectFailure  = "connect_failure"
-	ReasonPairError       = "pair_error"
-	ReasonDeviceMissing   = "device_missing"
+	ReasonUserRequest      = "user_request"
+	ReasonNetwork          = "network"
+	ReasonStreamReplaced   = "stream_replaced"
+	ReasonRemoteLogout     = "remote_logout"
+	ReasonQRTimeout        = "qr_timeout"
+	ReasonClientOutdated   = "client_outdated"
+	ReasonProxyError       = "proxy_error"
+	ReasonPaired           = "paired"
+	ReasonLoggedIn         = "logged_in"
+	ReasonShutdown         = "shutdown"
+	ReasonRestart          = "restart"
+	ReasonKeepaliveTimeout = "keepalive_timeout"
+	ReasonTempBanned       = "temporarily_banned"
+	ReasonConnectFailure   = "connect_failure"
+	ReasonPairError        = "pair_error"
+	ReasonDeviceMissing    = "device_missing"
 )
 
 // Event types in the event log.

@@ -6,11 +6,12 @@ import (
 	"sync"
 
 	"go.mau.fi/libsignal/ecc"
-	signallog "go.mau.fi/libsignal/logger"
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waCert"
 	"go.mau.fi/whatsmeow/util/keys"
 	"google.golang.org/protobuf/proto"
+
+	"github.com/meowgate/meowgate/internal/signallog"
 )
 
 // The simulator's certificate root is derived from a fixed, public seed, so
@@ -30,24 +31,12 @@ func seededKeyPair(label string) *keys.KeyPair {
 func TrustRoot() {
 	trustOnce.Do(func() {
 		whatsmeow.WACertPubKey = *seededKeyPair("root").Pub
-		// libsignal installs its default logger lazily on first use, which
-		// is a data race once several goroutines (simulated phones, clients)
-		// use it at the same time; install one up front.
-		if signallog.Logger == nil {
-			signallog.Logger = signalLogger{}
-		}
+		// Simulated phones and clients encrypt concurrently: libsignal's
+		// logger must be in place first (a no-op if the process installed
+		// one already).
+		signallog.Install(slog.Default())
 	})
 }
-
-// signalLogger sends libsignal's warnings and errors to slog (its default
-// logger prints to stdout) and drops its debug and info chatter.
-type signalLogger struct{}
-
-func (signalLogger) Debug(caller, msg string)   {}
-func (signalLogger) Info(caller, msg string)    {}
-func (signalLogger) Warning(caller, msg string) { slog.Warn("libsignal: "+msg, "caller", caller) }
-func (signalLogger) Error(caller, msg string)   { slog.Error("libsignal: "+msg, "caller", caller) }
-func (signalLogger) Configure(string)           {}
 
 // certChain returns the marshalled chain root → intermediate → leaf, where the
 // leaf certifies the server's static Noise key.
