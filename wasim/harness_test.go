@@ -222,6 +222,9 @@ func (tc *tclient) settle() error {
 	if tc.cli.IsLoggedIn() {
 		ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 		defer cancel()
+		// A keepalive round trip proves the client's receive loop has drained
+		// what came before; whatsmeow exposes it only through its internals.
+		//lint:ignore SA1019 test-only use, no public equivalent
 		tc.cli.DangerousInternals().SendKeepAlive(ctx)
 	}
 	return nil
