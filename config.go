@@ -81,6 +81,9 @@ type APIConfig struct {
 // StoreConfig is the SQLite database.
 type StoreConfig struct {
 	Path string `toml:"path"`
+	// Init is serve --init, deliberately not a key: a setting would keep
+	// the missing-database guard (dbguard.go) off on every restart.
+	Init bool `toml:"-"`
 }
 
 // WhatsAppConfig is what the gateway shows to WhatsApp, and the settings a

@@ -42,6 +42,9 @@ Serve flags:
   --log-level LEVEL    debug, info, warn or error (log.level)
   --sandbox            run against the built-in WhatsApp simulator
   --sandbox-addr ADDR  use a simulator running at ADDR (wasim serve)
+  --init               start with a new, empty database although
+                       <store>.initialized says one existed (once, after
+                       the database was lost; see README)
 
 The client commands take --config, --url and --key, and read the admin key
 the way the server does (api.admin_key, api.admin_key_file,

@@ -47,7 +47,9 @@ func (n *notifier) watch(ctx context.Context, st *store.Store, m *instance.Manag
 		tick = interval / 2
 	}
 	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
 	go func() {
+		defer close(done)
 		t := time.NewTicker(tick)
 		defer t.Stop()
 		healthy := true
@@ -79,7 +81,8 @@ func (n *notifier) watch(ctx context.Context, st *store.Store, m *instance.Manag
 			}
 		}
 	}()
-	return cancel
+	// Waiting makes "stopped" mean no ping is in flight (dbwatch.go).
+	return func() { cancel(); <-done }
 }
 
 // webhookStatus is the webhook part of the STATUS= line, e.g.

@@ -18,7 +18,6 @@ import (
 	"github.com/meowgate/meowgate/api"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/internal/signallog"
-	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/wasim"
 	"github.com/meowgate/meowgate/webhook"
 )
@@ -32,7 +31,7 @@ func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 // serveFlags are the flags of `meowgate serve`; set ones override config.
 type serveFlags struct {
 	config, listen, store, logLevel, sandboxAddr string
-	sandbox                                      bool
+	sandbox, init                                bool
 	set                                          map[string]bool
 }
 
@@ -45,6 +44,7 @@ func parseServeFlags(args []string, getenv func(string) string, stderr io.Writer
 	fs.StringVar(&f.logLevel, "log-level", "", "log level")
 	fs.BoolVar(&f.sandbox, "sandbox", false, "run against the built-in WhatsApp simulator")
 	fs.StringVar(&f.sandboxAddr, "sandbox-addr", "", "address of a running WhatsApp simulator")
+	fs.BoolVar(&f.init, "init", false, "start with a new, empty database although one existed (see README)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -71,6 +71,7 @@ func (f *serveFlags) apply(cfg *Config) {
 	if f.set["sandbox-addr"] {
 		cfg.Sandbox.Enabled, cfg.Sandbox.Addr = true, f.sandboxAddr
 	}
+	cfg.Store.Init = f.init
 }
 
 func cmdServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
@@ -133,7 +134,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		log.Info("admin key loaded", "source", source)
 	}
 
-	st, err := store.Open(ctx, cfg.Store.Path, log)
+	st, dbFile, err := openStore(ctx, cfg.Store.Path, cfg.Store.Init, log)
 	if err != nil {
 		return err
 	}
@@ -225,15 +226,19 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	}
 	stopWatch := notifier.watch(ctx, st, m)
 	defer stopWatch()
+	dbLost := watchDatabase(ctx, cfg.Store.Path, dbFile, dbCheckInterval(), log)
 
 	go freeAfterStartup(ctx, m)
 
+	var fatal error
 	select {
 	case <-ctx.Done():
 	case err := <-serveErr:
 		if !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("serve: %w", err)
 		}
+	case fatal = <-dbLost:
+		databaseLost(ctx, fatal, ready, stopWatch, notifier, log)
 	}
 	log.Info("shutting down")
 	notifier.stopping()
@@ -247,7 +252,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	hooks.Close()
 	m.Close()
 	log.Info("stopped")
-	return nil
+	return fatal
 }
 
 // metricsWriter serves a small Prometheus text exposition.

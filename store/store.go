@@ -120,7 +120,8 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 }
 
 // probe opens the file read-only and refuses it if it is not a SQLite
-// database, belongs to another application, or has a newer schema.
+// database, belongs to another application, has a newer schema, or is
+// damaged (check.go).
 func (s *Store) probe(ctx context.Context, abs string) error {
 	db, err := sql.Open("sqlite", dsn(abs, true))
 	if err != nil {
@@ -137,7 +138,10 @@ func (s *Store) probe(ctx context.Context, abs string) error {
 	if appID != 0 && appID != applicationID {
 		return fmt.Errorf("store: %s is not a meowgate database (application_id %#x): %w", s.path, appID, ErrNotDatabase)
 	}
-	return checkVersion(version)
+	if err := checkVersion(version); err != nil {
+		return err
+	}
+	return s.quickCheck(ctx, db)
 }
 
 // prepareFile refuses a file that is not SQLite before the driver gets to it
@@ -171,7 +175,7 @@ func (s *Store) openError(err error) error {
 		case sqlite3.SQLITE_NOTADB:
 			return fmt.Errorf("store: %s is not a meowgate database: %w", s.path, ErrNotDatabase)
 		case sqlite3.SQLITE_CORRUPT:
-			return fmt.Errorf("store: %s is corrupt; restore a backup: %w", s.path, err)
+			return &damagedError{path: s.path, said: "says: " + err.Error()}
 		}
 	}
 	return fmt.Errorf("store: open %s: %w", s.path, err)

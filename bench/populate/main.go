@@ -4,7 +4,9 @@
 // through the sandbox scan route (meowgate must run with --sandbox-addr)
 // until it is connected; with -wait N it waits until N instances are
 // connected (after a restart with linked instances); with -expect N it
-// checks that GET /v1/instances lists N instances.
+// checks that GET /v1/instances lists N instances; with -messages M it
+// queues M texts spread over those instances (PREFIX-i, round robin; they
+// stay queued on instances that are not connected).
 //
 // It prints one JSON line with what it did and how long it took.
 package main
@@ -39,6 +41,7 @@ func main() {
 	workers := flag.Int("workers", 8, "parallel workers")
 	wait := flag.Int("wait", 0, "then wait until this many instances are connected")
 	expect := flag.Int("expect", -1, "finally check that GET /v1/instances lists this many instances")
+	messages := flag.Int("messages", 0, "then queue this many texts, round robin over the -n instances")
 	timeout := flag.Duration("timeout", 5*time.Minute, "overall timeout")
 	flag.Parse()
 
@@ -104,6 +107,22 @@ func main() {
 			fail("%d of %d failed; first: %v", len(errs), *n, errs[0])
 		}
 		out["created"], out["linked"], out["create_ms"] = *n, *link, time.Since(t0).Milliseconds()
+	}
+
+	if *messages > 0 && *n > 0 {
+		t0 := time.Now()
+		errs := pool.ForEach(*messages, *workers, func(i int) error {
+			name := fmt.Sprintf("%s-%d", *prefix, i%*n)
+			body := map[string]any{"to": fmt.Sprintf("+4917100%06d", i%1000), "text": fmt.Sprintf("populate message %07d", i)}
+			if st, b := call("POST", "/v1/instances/"+name+"/messages", body); st != http.StatusAccepted {
+				return fmt.Errorf("send %d on %s: HTTP %d: %s", i, name, st, b)
+			}
+			return nil
+		})
+		if len(errs) > 0 {
+			fail("%d of %d sends failed; first: %v", len(errs), *messages, errs[0])
+		}
+		out["queued"], out["queue_ms"] = *messages, time.Since(t0).Milliseconds()
 	}
 
 	if *wait > 0 {
