@@ -23,7 +23,7 @@ func TestWebhookSecretsMasked(t *testing.T) {
 		cookie    = "sid=cookie-value-e2b8"
 		session   = "session-value-0a6c"
 	)
-	secrets := []string{urlPass, bearer, "real-bearer-77c1", apiKeyVal, cookie, session}
+	secrets := []string{"proxy-pass-d17", urlPass, bearer, "real-bearer-77c1", apiKeyVal, cookie, session}
 	noLeak := func(r *res) {
 		t.Helper()
 		for _, s := range secrets {
@@ -59,7 +59,8 @@ func TestWebhookSecretsMasked(t *testing.T) {
 		return w
 	}
 
-	r := e.call("POST", "/v1/instances", adminKey, map[string]any{"name": "m",
+	const proxyURL = "socks5://pxuser:proxy-pass-d17@10.0.0.3:1080"
+	r := e.call("POST", "/v1/instances", adminKey, map[string]any{"name": "m", "proxy": map[string]any{"url": proxyURL},
 		"webhook": map[string]any{"url": realURL, "headers": realHeaders, "enabled": false}})
 	wantStatus(t, r, http.StatusCreated)
 	noLeak(r)
@@ -80,12 +81,16 @@ func TestWebhookSecretsMasked(t *testing.T) {
 	// GET → edit → PATCH with the masked values sent back unchanged.
 	got["events"] = []string{"message.received"}
 	delete(got, "has_secret")
-	r = e.call("PATCH", "/v1/instances/m", token, map[string]any{"webhook": got})
+	px := r.obj(t)["instance"].(map[string]any)["proxy"]
+	r = e.call("PATCH", "/v1/instances/m", token, map[string]any{"webhook": got, "proxy": px})
 	wantStatus(t, r, http.StatusOK)
 	noLeak(r)
 	wantView("PATCH", r.obj(t)["instance"].(map[string]any)["webhook"].(map[string]any))
 	if w := stored(); w.URL != realURL || !equalJSON(w.Headers, realHeaders) || !equalJSON(w.Events, []string{"message.received"}) {
 		t.Fatalf("the round trip clobbered the stored webhook: %+v", w)
+	}
+	if row, _ := e.st.GetInstance(context.Background(), "m"); row.ProxyURL != proxyURL {
+		t.Fatalf("the round trip clobbered the proxy password: %q", row.ProxyURL)
 	}
 
 	// New values replace the stored ones (and are masked in turn).

@@ -407,6 +407,8 @@ func mergeInput(fields map[string]string, sRaw, wRaw, pRaw json.RawMessage, sett
 			collect(err)
 		} else if err := validateProxy(pv.URL); err != nil {
 			collect(err)
+		} else if pv.URL != *proxy && pv.URL == MaskURL(*proxy) {
+			// The masked form sent back unchanged: keep the password.
 		} else {
 			*proxy = pv.URL
 		}
