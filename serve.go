@@ -171,9 +171,10 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		rl.waLevel = waLevel
 		rl.listen(ctx, log)
 	}
+	self := instance.NewSelfGuard(cfg.Server.Listen) // no webhook may call this API
 	m, err := instance.NewManager(ctx, instance.Options{
 		Store: st, Log: log, WALog: waLog.With("component", "whatsmeow"),
-		DeviceName: cfg.WhatsApp.DeviceName, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP,
+		DeviceName: cfg.WhatsApp.DeviceName, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP, Self: self,
 	})
 	if err != nil {
 		return err
@@ -206,6 +207,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Server.Listen, err)
 	}
+	self.SetListen(ln.Addr().String()) // the bound port, for ":0"
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout.Duration,

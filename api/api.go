@@ -160,7 +160,7 @@ func New(opts Options) http.Handler {
 		})
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.writeError(w, r, errNotFound) })
-	return h.recoverer(h.mux)
+	return h.recoverer(h.refuseDeliveries(h.mux))
 }
 
 // caller is who made the request.

@@ -100,7 +100,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 		cli.SetMediaHTTPClient(hc)
 	} else if i.row.ProxyURL != "" {
 		if err := cli.SetProxyAddress(i.row.ProxyURL); err != nil {
-			return nil, fmt.Errorf("proxy %s: %w", MaskProxy(i.row.ProxyURL), err)
+			return nil, fmt.Errorf("proxy %s: %w", MaskURL(i.row.ProxyURL), err)
 		}
 	}
 	// The device name shown on the phone and the history request are part of

@@ -180,7 +180,7 @@ func (i *instance) publish() {
 		ID: r.ID, Name: r.Name, DeviceName: r.DeviceName, State: r.State, Connection: Connection(r.State),
 		Reason: r.Reason, Since: r.StateSince, Phone: r.Phone, JID: r.JID, PushName: r.PushName,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Settings: i.settings, Webhook: i.webhook.View(),
-		Proxy:  ProxyView{URL: MaskProxy(r.ProxyURL)},
+		Proxy:  ProxyView{URL: MaskURL(r.ProxyURL)},
 		Counts: Counts{Messages: i.counts.Messages, Chats: i.counts.Chats, Contacts: i.counts.Contacts},
 		Queue:  QueueInfo{Pending: i.counts.Pending},
 	}
@@ -291,7 +291,9 @@ func (i *instance) setDesired(ctx context.Context, d string) {
 	}
 }
 
-func (i *instance) update(ctx context.Context, p UpdateParams) error {
+// update applies p; selfProblem, when set, refuses the webhook URL (see
+// Manager.selfTargetProblem).
+func (i *instance) update(ctx context.Context, p UpdateParams, selfProblem string) error {
 	fields := map[string]string{}
 	settings, webhook, proxy := i.settings, i.webhook, i.row.ProxyURL
 	if p.DeviceName != nil && len(*p.DeviceName) > 64 {
@@ -299,6 +301,9 @@ func (i *instance) update(ctx context.Context, p UpdateParams) error {
 	}
 	if err := mergeInput(fields, p.Settings, p.Webhook, p.Proxy, &settings, &webhook, &proxy); err != nil {
 		return err
+	}
+	if _, bad := fields["webhook.url"]; !bad && selfProblem != "" {
+		fields["webhook.url"] = selfProblem
 	}
 	if len(fields) > 0 {
 		return &ValidationError{Fields: fields}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,9 @@ type Options struct {
 	HTTPClient *http.Client
 	// QRWait bounds how long create-with-connect waits for the first QR.
 	QRWait time.Duration
+	// Self knows the API's listen address, so no webhook may point at the
+	// API itself (a loop); nil checks nothing.
+	Self *SelfGuard
 }
 
 // Manager owns every instance. Its methods are safe for concurrent use;
@@ -305,6 +309,11 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (*Info, string, *Q
 	if err := mergeInput(fields, p.Settings, p.Webhook, p.Proxy, &settings, &webhook, &proxy); err != nil {
 		return nil, "", nil, err
 	}
+	if _, bad := fields["webhook.url"]; !bad && webhook.URL != "" {
+		if msg := m.selfTargetProblem(ctx, webhook.URL); msg != "" {
+			fields["webhook.url"] = msg
+		}
+	}
 	if len(fields) > 0 {
 		return nil, "", nil, &ValidationError{Fields: fields}
 	}
@@ -373,9 +382,12 @@ func mergeInput(fields map[string]string, sRaw, wRaw, pRaw json.RawMessage, sett
 	}
 	if len(wRaw) > 0 && string(wRaw) != "null" {
 		hadURL := webhook.URL != ""
+		old := *webhook
+		webhook.Headers = maps.Clone(webhook.Headers) // decoding merges into the map: not into the stored one
 		if err := decodeInto("webhook", wRaw, webhook); err != nil {
 			collect(err)
 		} else {
+			keepMaskedSecrets(&old, webhook)
 			// Setting a URL turns the webhook on unless "enabled" says otherwise.
 			var probe map[string]json.RawMessage
 			_ = json.Unmarshal(wRaw, &probe)
@@ -396,6 +408,8 @@ func mergeInput(fields map[string]string, sRaw, wRaw, pRaw json.RawMessage, sett
 			collect(err)
 		} else if err := validateProxy(pv.URL); err != nil {
 			collect(err)
+		} else if pv.URL != *proxy && pv.URL == MaskURL(*proxy) {
+			// The masked form sent back unchanged: keep the password.
 		} else {
 			*proxy = pv.URL
 		}
@@ -417,7 +431,15 @@ func (m *Manager) Update(ctx context.Context, idOrName string, p UpdateParams) (
 	if err != nil {
 		return nil, err
 	}
-	err = inst.do(ctx, func() error { return inst.update(ctx, p) })
+	// The loop check may resolve a name: done here, not on the instance's goroutine.
+	var probe struct {
+		URL string `json:"url"`
+	}
+	selfProblem := ""
+	if json.Unmarshal(p.Webhook, &probe) == nil && probe.URL != "" {
+		selfProblem = m.selfTargetProblem(ctx, probe.URL)
+	}
+	err = inst.do(ctx, func() error { return inst.update(ctx, p, selfProblem) })
 	if err != nil {
 		return nil, err
 	}

@@ -371,7 +371,7 @@ func TestSendBadInput(t *testing.T) {
 		t.Fatalf("bad input stored %d messages", len(list))
 	}
 	_, err := e.m.Update(ctx, "b", UpdateParams{Webhook: json.RawMessage(`{"url":"http://127.0.0.1:1/hook","headers":{"X-Meowgate-Signature":"t=1,v1=00"}}`)})
-	if ve, ok := err.(*ValidationError); !ok || ve.Fields["webhook.headers"] == "" {
+	if ve, ok := err.(*ValidationError); !ok || ve.Fields["webhook.headers.X-Meowgate-Signature"] == "" {
 		t.Fatalf("forged signature header accepted: %v", err)
 	}
 }

@@ -211,25 +211,23 @@ type WebhookView struct {
 	IncludeMedia bool              `json:"include_media"`
 }
 
-// View hides the secret.
+// View hides the secret and masks the URL's credentials and sensitive
+// header values (see MaskURL, SensitiveHeader).
 func (w Webhook) View() WebhookView {
-	v := WebhookView{URL: w.URL, Enabled: w.Enabled, Events: w.Events, Headers: w.Headers, HasSecret: w.Secret != "", IncludeMedia: w.IncludeMedia}
+	v := WebhookView{URL: MaskURL(w.URL), Enabled: w.Enabled, Events: w.Events, Headers: maskHeaders(w.Headers), HasSecret: w.Secret != "", IncludeMedia: w.IncludeMedia}
 	if v.Events == nil {
 		v.Events = []string{}
-	}
-	if v.Headers == nil {
-		v.Headers = map[string]string{}
 	}
 	return v
 }
 
-// Validate checks the webhook; an empty URL means "no webhook".
+// Validate checks the webhook; an empty URL means "no webhook". It is pure
+// (no DNS, no listen address): SelfGuard.Check adds the loop check.
 func (w Webhook) Validate() map[string]string {
 	p := map[string]string{}
 	if w.URL != "" {
-		u, err := url.Parse(w.URL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			p["webhook.url"] = "must be an http:// or https:// URL"
+		if msg := webhookURLProblem(w.URL); msg != "" {
+			p["webhook.url"] = msg
 		}
 	} else if w.Enabled {
 		p["webhook.url"] = "is required when the webhook is enabled"
@@ -244,16 +242,8 @@ func (w Webhook) Validate() map[string]string {
 		}
 	}
 	for k, v := range w.Headers {
-		lk := strings.ToLower(k)
-		switch {
-		case k == "" || strings.ContainsAny(k, " :\r\n\t"):
-			p["webhook.headers"] = fmt.Sprintf("invalid header name %q", k)
-		case strings.HasPrefix(lk, "x-meowgate-"):
-			p["webhook.headers"] = fmt.Sprintf("%s is set by meowgate (it would forge the event or signature headers)", k)
-		case lk == "host" || lk == "content-length" || lk == "content-type" || lk == "transfer-encoding" || lk == "connection":
-			p["webhook.headers"] = fmt.Sprintf("%s cannot be overridden", k)
-		case strings.ContainsAny(v, "\r\n"):
-			p["webhook.headers"] = fmt.Sprintf("the value of %s contains a line break", k)
+		if msg := webhookHeaderProblem(k, v); msg != "" {
+			p["webhook.headers."+k] = msg
 		}
 	}
 	if len(w.Secret) > 256 {
@@ -268,18 +258,6 @@ func (w Webhook) Validate() map[string]string {
 // ProxyView is the proxy as shown: any password is masked.
 type ProxyView struct {
 	URL string `json:"url"`
-}
-
-// MaskProxy hides the password of a proxy URL for responses and logs.
-func MaskProxy(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
 }
 
 // validateProxy accepts http, https and socks5 proxy URLs.

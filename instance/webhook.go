@@ -37,7 +37,7 @@ func (m *Manager) DisableWebhook(ctx context.Context, id, url, reason string) er
 		}
 		inst.webhook = wh
 		inst.publish()
-		data, _ := json.Marshal(map[string]any{"url": url, "reason": reason, "at": time.Now().UTC()})
+		data, _ := json.Marshal(map[string]any{"url": MaskURL(url), "reason": reason, "at": time.Now().UTC()})
 		_, err := m.store.AppendEvent(ctx, store.Event{InstanceID: id, Type: EventWebhook, Data: data})
 		return err
 	})

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -87,7 +88,7 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 		defer cancel()
 	}
 
-	a := store.WebhookAttempt{At: start, URL: cfg.URL, StatusCode: o.status, Error: o.err, Response: o.response}
+	a := store.WebhookAttempt{At: start, URL: instance.MaskURL(cfg.URL), StatusCode: o.status, Error: o.err, Response: o.response}
 	switch {
 	case o.err == "":
 		a.Status = store.DeliveryDelivered
@@ -132,7 +133,7 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 		if err := w.m.DisableWebhook(ctx, r.id, cfg.URL, reason); err != nil {
 			return fmt.Errorf("webhook: disable after 410: %w", err)
 		}
-		log.Warn("webhook: disabled: the receiver answered 410 Gone", "url", cfg.URL)
+		log.Warn("webhook: disabled: the receiver answered 410 Gone", "url", instance.MaskURL(cfg.URL))
 	}
 	return nil
 }
@@ -142,9 +143,14 @@ func (r *runner) post(ctx context.Context, cfg instance.Webhook, ev store.Event,
 	w := r.w
 	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
+	// Checked at every attempt, not only when set: a name may resolve to
+	// this host later, or the URL was stored before the check existed.
+	if err := w.m.CheckWebhookTarget(ctx, cfg.URL); err != nil {
+		return outcome{err: truncate(err.Error())} // never retried: it would loop
+	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
 	if err != nil {
-		return outcome{err: truncate("bad webhook URL: " + err.Error())} // not retryable
+		return outcome{err: truncate("bad webhook URL: " + maskedError(err, cfg.URL))} // not retryable
 	}
 	for k, v := range cfg.Headers { // ours below win over custom ones
 		req.Header.Set(k, v)
@@ -165,7 +171,7 @@ func (r *runner) post(ctx context.Context, cfg instance.Webhook, ev store.Event,
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 			return outcome{err: fmt.Sprintf("timeout after %s", w.opts.Timeout), retryable: true}
 		}
-		return outcome{err: truncate(err.Error()), retryable: true}
+		return outcome{err: truncate(maskedError(err, cfg.URL)), retryable: true}
 	}
 	defer resp.Body.Close()
 	buf, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
@@ -234,4 +240,14 @@ func truncate(s string) string {
 		s = s[:cut] + "…"
 	}
 	return strings.ToValidUTF8(s, "\uFFFD")
+}
+
+// maskedError is err's text with the URL's credentials masked: it is
+// recorded as the delivery's last_error, which the API shows.
+func maskedError(err error, rawURL string) string {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		ue.URL = instance.MaskURL(rawURL)
+	}
+	return err.Error()
 }

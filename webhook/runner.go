@@ -135,7 +135,7 @@ func (r *runner) step(ctx context.Context, changed <-chan struct{}) error {
 			r.cursor = through
 			return nil
 		}
-		if err := w.store.QueueWebhookDeliveries(ctx, r.id, through, cfg.URL, queue); err != nil {
+		if err := w.store.QueueWebhookDeliveries(ctx, r.id, through, instance.MaskURL(cfg.URL), queue); err != nil {
 			return err
 		}
 		r.cursor, r.savedAt = through, time.Now()

@@ -50,6 +50,9 @@ type Manager interface {
 	// WebhookConfig returns the webhook, secret included. instance.ErrNotFound
 	// means the instance was deleted.
 	WebhookConfig(id string) (instance.Webhook, error)
+	// CheckWebhookTarget returns an error wrapping instance.ErrSelfTarget
+	// when a URL reaches meowgate's own API: such a delivery is dead at once.
+	CheckWebhookTarget(ctx context.Context, rawURL string) error
 	// DisableWebhook turns the webhook off after a 410 Gone.
 	DisableWebhook(ctx context.Context, id, url, reason string) error
 	// Watch returns a channel closed at the instance's next change, so held
