@@ -2,13 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"time"
+
+	"github.com/meowgate/meowgate/client"
 )
 
 const sendUsage = `Usage: meowgate send NAME TO TEXT... [--wait] [--config PATH] [--url URL] [--key KEY]
@@ -18,15 +17,15 @@ its id. With --wait it follows the message until WhatsApp accepted it (or it
 failed).
 `
 
+// sendPollInterval is how often `meowgate send --wait` looks at the message.
+const sendPollInterval = 250 * time.Millisecond
+
 func cmdSend(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	flags, cf := newClientFlagSet("send", sendUsage, getenv, stderr)
 	wait := flags.Bool("wait", false, "wait until the message is sent")
-	pos, err := parseInterleaved(flags, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	pos, code, ok := parseClientArgs(flags, args)
+	if !ok {
+		return code
 	}
 	if len(pos) < 3 {
 		return usageError(stderr, sendUsage, "send needs NAME, TO and TEXT")
@@ -37,44 +36,35 @@ func cmdSend(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stderr, "meowgate: %v\n", err)
 		return 1
 	}
-	type message struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
-		Error  string `json:"error"`
+	msg, err := c.Send(ctx, name, client.SendRequest{To: to, Text: text})
+	if err != nil {
+		return fail(ctx, stderr, c, err)
 	}
-	var resp struct {
-		Message message `json:"message"`
-	}
-	if _, err := c.do(ctx, http.MethodPost, instancePath(name, "/messages"), map[string]string{"to": to, "text": text}, &resp); err != nil {
-		return fail(ctx, stderr, err)
-	}
-	fmt.Fprintf(stdout, "%s %s\n", resp.Message.ID, resp.Message.Status)
+	fmt.Fprintf(stdout, "%s %s\n", msg.ID, msg.Status)
 	if !*wait {
 		return 0
 	}
-	last := resp.Message.Status
+	last := msg.Status
 	for {
 		select {
 		case <-ctx.Done():
-			return 130
-		case <-time.After(250 * time.Millisecond):
+			return exitInterrupted
+		case <-time.After(sendPollInterval):
 		}
-		var got struct {
-			Message message `json:"message"`
+		got, err := c.Message(ctx, name, msg.ID)
+		if err != nil {
+			return fail(ctx, stderr, c, err)
 		}
-		if _, err := c.do(ctx, http.MethodGet, instancePath(name, "/messages/"+resp.Message.ID), nil, &got); err != nil {
-			return fail(ctx, stderr, err)
-		}
-		if got.Message.Status != last {
-			last = got.Message.Status
-			fmt.Fprintf(stdout, "%s %s\n", got.Message.ID, last)
+		if got.Status != last {
+			last = got.Status
+			fmt.Fprintf(stdout, "%s %s\n", got.ID, last)
 		}
 		switch last {
-		case "sent", "delivered", "read", "played":
+		case client.StatusSent, client.StatusDelivered, client.StatusRead, client.StatusPlayed:
 			return 0
-		case "failed", "expired", "canceled":
-			if got.Message.Error != "" {
-				fmt.Fprintf(stderr, "meowgate: %s\n", got.Message.Error)
+		case client.StatusFailed, client.StatusExpired, client.StatusCanceled:
+			if got.Error != "" {
+				fmt.Fprintf(stderr, "meowgate: %s\n", got.Error)
 			}
 			return 1
 		}
