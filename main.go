@@ -36,7 +36,7 @@ Usage:
 
 Serve flags:
   --config PATH        config file (default $MEOWGATE_CONFIG, else
-                       /etc/meowgate/config.toml if it exists)
+                       ` + packagedConfigPath + ` if it exists)
   --listen ADDR        listen address (server.listen)
   --store PATH         database file (store.path)
   --log-level LEVEL    debug, info, warn or error (log.level)
@@ -85,31 +85,8 @@ func defaultConfigPath(getenv func(string) string) string {
 	if p := getenv("MEOWGATE_CONFIG"); p != "" {
 		return p
 	}
-	const packaged = "/etc/meowgate/config.toml"
-	if _, err := os.Stat(packaged); err == nil {
-		return packaged
+	if _, err := os.Stat(packagedConfigPath); err == nil {
+		return packagedConfigPath
 	}
 	return ""
-}
-
-func cmdCheckConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	fs := newFlagSet("check-config", stderr)
-	path := fs.String("config", defaultConfigPath(getenv), "config file")
-	if fs.Parse(args) != nil {
-		return 2
-	}
-	cfg, err := LoadConfig(*path, getenv)
-	if err == nil {
-		err = cfg.Validate()
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "meowgate: invalid configuration:\n%v\n", err)
-		return 1
-	}
-	src := *path
-	if src == "" {
-		src = "defaults and environment"
-	}
-	fmt.Fprintf(stdout, "configuration OK (%s)\n", src)
-	return 0
 }

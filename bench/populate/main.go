@@ -12,11 +12,10 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"strconv"
@@ -24,12 +23,14 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/bench/internal/pool"
+	"github.com/meowgate/meowgate/client"
 )
 
 var (
 	base = flag.String("url", "http://127.0.0.1:8080", "meowgate base URL")
 	key  = flag.String("key", os.Getenv("MEOWGATE_API_ADMIN_KEY"), "admin key")
 	hc   = &http.Client{Timeout: 60 * time.Second}
+	ctx  = context.Background()
 )
 
 func main() {
@@ -44,14 +45,14 @@ func main() {
 	messages := flag.Int("messages", 0, "then queue this many texts, round robin over the -n instances")
 	timeout := flag.Duration("timeout", 5*time.Minute, "overall timeout")
 	flag.Parse()
+	mg := client.New(*base, *key, client.WithHTTPClient(hc))
 
 	start := time.Now()
 	deadline := start.Add(*timeout)
 	out := map[string]any{}
 	if *ready {
 		for {
-			st, _ := call("GET", "/readyz", nil)
-			if st == http.StatusOK {
+			if mg.Readyz(ctx) == nil {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -66,39 +67,34 @@ func main() {
 		t0 := time.Now()
 		errs := pool.ForEach(*n, *workers, func(i int) error {
 			name := fmt.Sprintf("%s-%d", *prefix, i)
-			body := map[string]any{"name": name}
-			if *link {
-				body["connect"] = true
-			}
-			if st, b := call("POST", "/v1/instances", body); st != http.StatusCreated {
-				return fmt.Errorf("create %s: HTTP %d: %s", name, st, b)
+			if _, err := mg.CreateInstance(ctx, client.CreateInstanceRequest{Name: name, Connect: *link}); err != nil {
+				return fmt.Errorf("create %s: %w", name, err)
 			}
 			if !*link {
 				return nil
 			}
 			phone := fmt.Sprintf("%s%08d", *phonePrefix, i)
 			for {
-				st, b := call("POST", "/v1/sandbox/instances/"+name+"/scan", map[string]any{"phone": phone})
-				if st == http.StatusOK {
+				_, err := mg.SandboxScan(ctx, name, phone)
+				if err == nil {
 					break
 				}
 				// The QR may not be shown yet: try again shortly.
-				if st != http.StatusConflict || time.Now().After(deadline) {
-					return fmt.Errorf("scan %s: HTTP %d: %s", name, st, b)
+				if client.StatusOf(err) != http.StatusConflict || time.Now().After(deadline) {
+					return fmt.Errorf("scan %s: %w", name, err)
 				}
 				time.Sleep(50 * time.Millisecond)
 			}
 			for {
-				st, b := call("GET", "/v1/instances/"+name+"/state", nil)
-				var s struct {
-					State string `json:"state"`
-				}
-				_ = json.Unmarshal(b, &s)
-				if st == http.StatusOK && s.State == "connected" {
+				s, err := mg.State(ctx, name)
+				if err == nil && s.State == client.StateConnected {
 					return nil
 				}
 				if time.Now().After(deadline) {
-					return fmt.Errorf("%s not connected: HTTP %d: %s", name, st, b)
+					if err == nil {
+						err = fmt.Errorf("state %s (%s)", s.State, s.Reason)
+					}
+					return fmt.Errorf("%s not connected: %w", name, err)
 				}
 				time.Sleep(20 * time.Millisecond)
 			}
@@ -128,7 +124,7 @@ func main() {
 	if *wait > 0 {
 		t0 := time.Now()
 		for {
-			c := connectedCount()
+			c := connectedCount(mg)
 			if c >= *wait {
 				break
 			}
@@ -141,7 +137,7 @@ func main() {
 	}
 
 	if *expect >= 0 {
-		_, total, size := list()
+		_, total, size := list(mg)
 		if total != *expect {
 			fail("GET /v1/instances lists %d instances, want %d", total, *expect)
 		}
@@ -150,36 +146,13 @@ func main() {
 	report(out)
 }
 
-func call(method, path string, body any) (int, []byte) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, *base+path, rd)
-	if err != nil {
-		fail("%v", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+*key)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	res, err := hc.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
-}
-
 // connectedCount reads the number of connected instances from /metrics, a
 // small answer: polling GET /v1/instances (about 0.75 KB per instance) would
 // itself make garbage in the process whose memory is measured next. Without
 // /metrics it falls back to the list.
-func connectedCount() int {
-	st, b := call("GET", "/metrics", nil)
-	if st == http.StatusOK {
+func connectedCount(mg *client.Client) int {
+	b, err := mg.Metrics(ctx)
+	if err == nil {
 		for _, line := range strings.Split(string(b), "\n") {
 			if v, ok := strings.CutPrefix(line, `meowgate_instances{state="connected"} `); ok {
 				n, err := strconv.Atoi(strings.TrimSpace(v))
@@ -189,25 +162,25 @@ func connectedCount() int {
 			}
 		}
 	}
-	c, _, _ := list()
+	c, _, _ := list(mg)
 	return c
 }
 
 // list returns how many instances are connected, how many there are, and
 // the size of the answer.
-func list() (connected, total, size int) {
-	st, b := call("GET", "/v1/instances", nil)
-	if st != http.StatusOK {
-		return 0, 0, 0
-	}
+func list(mg *client.Client) (connected, total, size int) {
+	// Do, not ListInstances: the answer's size is reported as it came.
 	var body struct {
 		Instances []struct {
 			State string `json:"state"`
 		} `json:"instances"`
 	}
-	_ = json.Unmarshal(b, &body)
+	b, err := mg.Do(ctx, http.MethodGet, "/v1/instances", nil, &body)
+	if err != nil {
+		return 0, 0, 0
+	}
 	for _, in := range body.Instances {
-		if in.State == "connected" {
+		if in.State == client.StateConnected {
 			connected++
 		}
 	}

@@ -22,11 +22,10 @@ package main
 
 import (
 	"bufio"
-	"bytes"
+	"context"
 	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"net/http"
@@ -38,6 +37,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/meowgate/meowgate/client"
 )
 
 var (
@@ -47,6 +48,8 @@ var (
 		MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 90 * time.Second,
 		DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
 	}}
+	mg  *client.Client // set once the flags are parsed
+	ctx = context.Background()
 )
 
 func main() {
@@ -60,17 +63,17 @@ func main() {
 	switch cmd {
 	case "ready":
 		timeout := fs.Duration("timeout", 60*time.Second, "")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		out = ready(*timeout)
 	case "create":
 		name := fs.String("name", "bench", "instance name")
 		phone := fs.String("phone", "", "link the instance as this number (sandbox)")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		out = create(*name, *phone)
 	case "connected":
 		name := fs.String("name", "bench", "instance")
 		timeout := fs.Duration("timeout", 2*time.Minute, "")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		out = waitConnected(*name, *timeout)
 	case "enqueue":
 		name := fs.String("name", "enq", "instance (not connected)")
@@ -78,7 +81,7 @@ func main() {
 		d := fs.Duration("d", 10*time.Second, "measured duration")
 		warm := fs.Duration("warmup", 2*time.Second, "unmeasured warm-up")
 		to := fs.String("to", "+4917000000001", "recipient")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		out = enqueue(*name, *to, *c, *d, *warm)
 	case "send":
 		o := sendOpts{}
@@ -95,7 +98,7 @@ func main() {
 		fs.BoolVar(&o.gaps, "gaps", false, "report the gaps between consecutive sends")
 		fs.StringVar(&o.mark, "mark", "", "touch this file when the first POST starts (for strace)")
 		fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		out = send(o)
 	case "webhook":
 		o := hookOpts{}
@@ -107,12 +110,12 @@ func main() {
 		fs.Float64Var(&o.rate, "rate", 0, "incoming per second (live; 0 = as fast as possible)")
 		fs.IntVar(&o.c, "c", 8, "concurrent posters")
 		fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		out = webhook(o)
 	case "pending":
 		name := fs.String("name", "enq", "instance")
 		expect := fs.Int("expect", 0, "wait (up to 10 s) until the queue holds this many")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		// A client may stop counting with requests in flight that the
 		// server still commits, so the queue may hold a few more.
 		p := pending(*name, *expect)
@@ -123,7 +126,7 @@ func main() {
 		from := fs.String("from", "", "ignore trace lines before this mark file's mtime (unix seconds float in the file)")
 		pages := fs.String("pages", "", "file with lines PAGENO|BTREE (sqlite3 DB 'SELECT pageno, name FROM dbstat')")
 		n := fs.Int("n", 1, "divide by this many messages")
-		_ = fs.Parse(args)
+		parse(fs, args)
 		out = straceSum(*trace, *fds, *from, *pages, *n)
 	default:
 		fail("unknown command %q", cmd)
@@ -132,49 +135,21 @@ func main() {
 	fmt.Println(string(b))
 }
 
+// parse parses the subcommand's flags and makes the API client.
+func parse(fs *flag.FlagSet, args []string) {
+	_ = fs.Parse(args)
+	mg = client.New(base, key, client.WithHTTPClient(hc))
+}
+
 func fail(f string, a ...any) {
 	fmt.Fprintf(os.Stderr, "mgload: "+f+"\n", a...)
 	os.Exit(1)
 }
 
-// call does one API request with the admin key; body nil means none.
-func call(method, path string, body any, hdr ...string) (int, []byte) {
-	var rd io.Reader
-	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
-	}
-	req, err := http.NewRequest(method, base+path, rd)
-	if err != nil {
-		fail("%v", err)
-	}
-	req.Header.Set("Authorization", "Bearer "+key)
-	req.Header.Set("Content-Type", "application/json")
-	for i := 0; i+1 < len(hdr); i += 2 {
-		req.Header.Set(hdr[i], hdr[i+1])
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return 0, []byte(err.Error())
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
-}
-
-// must does a request that has to answer want.
-func must(method, path string, body any, want int) []byte {
-	st, b := call(method, path, body)
-	if st != want {
-		fail("%s %s: HTTP %d: %s", method, path, st, b)
-	}
-	return b
-}
-
 func ready(timeout time.Duration) map[string]any {
 	t0 := time.Now()
 	for {
-		if st, _ := call("GET", "/readyz", nil); st == http.StatusOK {
+		if mg.Readyz(ctx) == nil {
 			return map[string]any{"ready_ms": time.Since(t0).Milliseconds()}
 		}
 		if time.Since(t0) > timeout {
@@ -186,23 +161,21 @@ func ready(timeout time.Duration) map[string]any {
 
 func create(name, phone string) map[string]any {
 	t0 := time.Now()
-	body := map[string]any{"name": name}
-	if phone != "" {
-		body["connect"] = true
+	if _, err := mg.CreateInstance(ctx, client.CreateInstanceRequest{Name: name, Connect: phone != ""}); err != nil {
+		fail("create %s: %v", name, err)
 	}
-	must("POST", "/v1/instances", body, http.StatusCreated)
 	out := map[string]any{"name": name}
 	if phone == "" {
 		return out
 	}
 	deadline := time.Now().Add(2 * time.Minute)
 	for {
-		st, b := call("POST", "/v1/sandbox/instances/"+name+"/scan", map[string]any{"phone": phone})
-		if st == http.StatusOK {
+		_, err := mg.SandboxScan(ctx, name, phone)
+		if err == nil {
 			break
 		}
-		if st != http.StatusConflict || time.Now().After(deadline) {
-			fail("scan %s: HTTP %d: %s", name, st, b)
+		if client.StatusOf(err) != http.StatusConflict || time.Now().After(deadline) {
+			fail("scan %s: %v", name, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -215,16 +188,15 @@ func create(name, phone string) map[string]any {
 func waitConnected(name string, timeout time.Duration) map[string]any {
 	t0 := time.Now()
 	for {
-		var s struct {
-			State string `json:"state"`
-		}
-		st, b := call("GET", "/v1/instances/"+name+"/state", nil)
-		_ = json.Unmarshal(b, &s)
-		if st == http.StatusOK && s.State == "connected" {
+		s, err := mg.State(ctx, name)
+		if err == nil && s.State == client.StateConnected {
 			return map[string]any{"connected_ms": time.Since(t0).Milliseconds()}
 		}
 		if time.Since(t0) > timeout {
-			fail("%s not connected: HTTP %d: %s", name, st, b)
+			if err == nil {
+				err = fmt.Errorf("state %s (%s)", s.State, s.Reason)
+			}
+			fail("%s not connected: %v", name, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -233,7 +205,6 @@ func waitConnected(name string, timeout time.Duration) map[string]any {
 // ------------------------------------------------------------ enqueue
 
 func enqueue(name, to string, c int, d, warm time.Duration) map[string]any {
-	path := "/v1/instances/" + name + "/messages"
 	var seq, okWarm atomic.Int64
 	type result struct {
 		ok, bad int
@@ -253,7 +224,11 @@ func enqueue(name, to string, c int, d, warm time.Duration) map[string]any {
 			for time.Now().Before(stop) {
 				i := seq.Add(1)
 				t := time.Now()
-				st, b := call("POST", path, map[string]any{"to": to, "text": fmt.Sprintf("enqueue benchmark %08d", i)})
+				_, err := mg.Send(ctx, name, client.SendRequest{To: to, Text: fmt.Sprintf("enqueue benchmark %08d", i)})
+				st := http.StatusAccepted
+				if err != nil {
+					st = client.StatusOf(err) // 0: no answer
+				}
 				if !measuring.Load() {
 					if st == http.StatusAccepted {
 						okWarm.Add(1)
@@ -267,7 +242,7 @@ func enqueue(name, to string, c int, d, warm time.Duration) map[string]any {
 				} else {
 					r.bad++
 					if r.bad == 1 {
-						fmt.Fprintf(os.Stderr, "mgload: enqueue: HTTP %d: %.200s\n", st, b)
+						fmt.Fprintf(os.Stderr, "mgload: enqueue: HTTP %d: %.200s\n", st, err)
 					}
 				}
 			}
@@ -305,15 +280,11 @@ func enqueue(name, to string, c int, d, warm time.Duration) map[string]any {
 func pending(name string, want int) int {
 	var p int
 	for t0 := time.Now(); time.Since(t0) < 10*time.Second; time.Sleep(100 * time.Millisecond) {
-		var v struct {
-			Instance struct {
-				Queue struct {
-					Pending int `json:"pending"`
-				} `json:"queue"`
-			} `json:"instance"`
+		in, err := mg.Instance(ctx, name)
+		if err != nil {
+			fail("GET instance %s: %v", name, err)
 		}
-		_ = json.Unmarshal(must("GET", "/v1/instances/"+name, nil, http.StatusOK), &v)
-		if p = v.Instance.Queue.Pending; p >= want {
+		if p = in.Queue.Pending; p >= want {
 			break
 		}
 	}
@@ -334,12 +305,7 @@ func pct(d []time.Duration, p float64) float64 {
 
 // ------------------------------------------------------------ events
 
-type event struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	CreatedAt time.Time       `json:"created_at"`
-	Data      json.RawMessage `json:"data"`
-}
+type event = client.Event
 
 // lastEventID pages through an instance's event log to its end.
 func lastEventID(name string) int64 {
@@ -354,14 +320,11 @@ func lastEventID(name string) int64 {
 }
 
 func eventsAfter(name string, after int64) []event {
-	var v struct {
-		Events []event `json:"events"`
-	}
-	b := must("GET", fmt.Sprintf("/v1/instances/%s/events?after=%d&limit=1000", name, after), nil, http.StatusOK)
-	if err := json.Unmarshal(b, &v); err != nil {
+	evs, err := mg.Events(ctx, name, strconv.FormatInt(after, 10), 1000)
+	if err != nil {
 		fail("events: %v", err)
 	}
-	return v.Events
+	return evs
 }
 
 func idOf(ev event) (id, status string) {
@@ -383,19 +346,13 @@ type sendOpts struct {
 	gaps                           bool
 }
 
-type inboxMsg struct {
-	ID         string    `json:"id"`
-	From       string    `json:"from"`
-	ReceivedAt time.Time `json:"received_at"`
-}
-
-func inbox(phone, from string) []inboxMsg {
-	var v struct {
-		Messages []inboxMsg `json:"messages"`
+func inbox(phone, from string) []client.InboxMessage {
+	msgs, err := mg.SandboxInbox(ctx, phone)
+	if err != nil {
+		fail("inbox %s: %v", phone, err)
 	}
-	_ = json.Unmarshal(must("GET", "/v1/sandbox/contacts/"+phone+"/inbox", nil, http.StatusOK), &v)
-	out := v.Messages[:0]
-	for _, m := range v.Messages {
+	out := msgs[:0]
+	for _, m := range msgs {
 		if from == "" || m.From == from {
 			out = append(out, m)
 		}
@@ -418,16 +375,12 @@ func postAll(name, to string, n, c int, prefix string) (ids map[string]int, firs
 				if i >= n {
 					return
 				}
-				b := must("POST", "/v1/instances/"+name+"/messages",
-					map[string]any{"to": to, "text": fmt.Sprintf("%s %06d from the send queue", prefix, i)}, http.StatusAccepted)
-				var v struct {
-					Message struct {
-						ID string `json:"id"`
-					} `json:"message"`
+				m, err := mg.Send(ctx, name, client.SendRequest{To: to, Text: fmt.Sprintf("%s %06d from the send queue", prefix, i)})
+				if err != nil {
+					fail("send: %v", err)
 				}
-				_ = json.Unmarshal(b, &v)
 				mu.Lock()
-				ids[v.Message.ID] = i
+				ids[m.ID] = i
 				mu.Unlock()
 			}
 		})
@@ -471,7 +424,9 @@ func fileSize(p string) int64 {
 
 func send(o sendOpts) map[string]any {
 	if o.delay >= 0 {
-		must("PATCH", "/v1/instances/"+o.name+"/settings", map[string]any{"send_delay_ms": o.delay, "send_jitter_ms": 0}, http.StatusOK)
+		if _, err := mg.UpdateSettings(ctx, o.name, map[string]any{"send_delay_ms": o.delay, "send_jitter_ms": 0}); err != nil {
+			fail("settings: %v", err)
+		}
 	}
 	cursor := lastEventID(o.name)
 	var io0 procIO
@@ -668,8 +623,11 @@ func webhook(o hookOpts) map[string]any {
 	// Settle whatever linking produced, then turn the webhook on.
 	time.Sleep(500 * time.Millisecond)
 	cursor := lastEventID(o.name)
-	must("PATCH", "/v1/instances/"+o.name, map[string]any{"webhook": map[string]any{
-		"url": "http://" + ln.Addr().String() + "/hook", "enabled": true}}, http.StatusOK)
+	enabled := true
+	if _, err := mg.UpdateInstance(ctx, o.name, client.UpdateInstanceRequest{Webhook: &client.Webhook{
+		URL: "http://" + ln.Addr().String() + "/hook", Enabled: &enabled}}); err != nil {
+		fail("webhook: %v", err)
+	}
 
 	// Generate: sends (3 events each) and incoming messages (1 each).
 	genStart := time.Now()
@@ -802,9 +760,8 @@ func incoming(o hookOpts) {
 		wg.Go(func() {
 			for i := range jobs {
 				from := fmt.Sprintf("+4917400%06d", i%50) // 50 contacts
-				st, b := call("POST", "/v1/sandbox/instances/"+o.name+"/incoming", map[string]any{"from": from, "text": fmt.Sprintf("incoming %d", i)})
-				if st != http.StatusAccepted {
-					fail("incoming: HTTP %d: %s", st, b)
+				if _, err := mg.SandboxIncoming(ctx, o.name, client.Incoming{From: from, Text: fmt.Sprintf("incoming %d", i)}); err != nil {
+					fail("incoming: %v", err)
 				}
 			}
 		})
