@@ -109,9 +109,9 @@ func main() {
 		t0 := time.Now()
 		errs := pool.ForEach(*messages, *workers, func(i int) error {
 			name := fmt.Sprintf("%s-%d", *prefix, i%*n)
-			body := map[string]any{"to": fmt.Sprintf("+4917100%06d", i%1000), "text": fmt.Sprintf("populate message %07d", i)}
-			if st, b := call("POST", "/v1/instances/"+name+"/messages", body); st != http.StatusAccepted {
-				return fmt.Errorf("send %d on %s: HTTP %d: %s", i, name, st, b)
+			req := client.SendRequest{To: fmt.Sprintf("+4917100%06d", i%1000), Text: fmt.Sprintf("populate message %07d", i)}
+			if _, err := mg.Send(ctx, name, req); err != nil {
+				return fmt.Errorf("send %d on %s: %w", i, name, err)
 			}
 			return nil
 		})
