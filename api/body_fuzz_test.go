@@ -212,7 +212,11 @@ func checkInstance(t *testing.T, body string, inst map[string]any) {
 		t.Fatalf("2xx for a body that is not a JSON object: %v", err)
 	}
 	for _, k := range []string{"name", "device_name", "phone"} {
-		if v, ok := field(in, k); ok && !sameJSON(v, inst[k]) {
+		v, ok := field(in, k)
+		if k == "device_name" && v == "" && inst[k] != "" {
+			continue // no name of its own: the gateway's default is shown
+		}
+		if ok && !sameJSON(v, inst[k]) {
 			t.Fatalf("%s: sent %#v, got %#v", k, v, inst[k])
 		}
 	}
