@@ -91,7 +91,8 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 			return errorf(http.StatusBadRequest, "bad_request", "malformed JSON: %v", err)
 		}
 	}
-	if dec.More() {
+	// Not dec.More(): it says false for a stray "}" or "]" after the body.
+	if strings.Trim(string(data[dec.InputOffset():]), " \t\r\n") != "" {
 		return errorf(http.StatusBadRequest, "bad_request", "trailing data after the JSON body")
 	}
 	return nil
