@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
@@ -567,7 +568,7 @@ func (c *Config) Validate() error {
 	} else if a.AdminKey != "" && len(a.AdminKey) < MinAdminKeyLen {
 		bad("api.admin_key", "must be at least %d characters (it has %d); e.g. openssl rand -hex 32", MinAdminKeyLen, len(a.AdminKey))
 	}
-	if a.RateLimit <= 0 {
+	if !(a.RateLimit > 0) || math.IsInf(a.RateLimit, 1) { // NaN compares false with everything
 		bad("api.rate_limit", "must be positive")
 	}
 	if a.RateBurst < 1 {

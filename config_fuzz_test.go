@@ -105,16 +105,11 @@ func FuzzConfig(f *testing.F) {
 			}
 			return
 		}
-		if r := cfg.API.RateLimit; math.IsNaN(r) && !validateAcceptsNaNRate {
+		if r := cfg.API.RateLimit; math.IsNaN(r) {
 			t.Fatalf("api.rate_limit = %v passed validation", r)
 		}
 	})
 }
-
-// validateAcceptsNaNRate marks a known gap: Validate lets `rate_limit = nan`
-// through (the limiter then limits nothing), because `NaN <= 0` is false.
-// Set it to false when Validate rejects NaN (e.g. `!(a.RateLimit > 0)`).
-const validateAcceptsNaNRate = true
 
 func errText(err error) string {
 	if err == nil {

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"strings"
 	"net/http"
 	"sync"
 	"sync/atomic"
@@ -389,9 +390,14 @@ func mergeInput(fields map[string]string, sRaw, wRaw, pRaw json.RawMessage, sett
 		} else {
 			keepMaskedSecrets(&old, webhook)
 			// Setting a URL turns the webhook on unless "enabled" says otherwise.
+			// The decoder matches keys regardless of case, so the probe does too.
 			var probe map[string]json.RawMessage
 			_ = json.Unmarshal(wRaw, &probe)
-			if _, set := probe["enabled"]; !set && !hadURL && webhook.URL != "" {
+			set := false
+			for k := range probe {
+				set = set || strings.EqualFold(k, "enabled")
+			}
+			if !set && !hadURL && webhook.URL != "" {
 				webhook.Enabled = true
 			}
 			for k, v := range webhook.Validate() {
