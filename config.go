@@ -72,7 +72,8 @@ type APIConfig struct {
 
 // StoreConfig is the SQLite database.
 type StoreConfig struct {
-	Path string `toml:"path"`
+	Path      string `toml:"path"`
+	MinFreeMB int64  `toml:"min_free_mb"` // refuse new work below this much free disk; 0 = off
 }
 
 // WhatsAppConfig is what the gateway shows to WhatsApp, and the settings a
@@ -165,7 +166,7 @@ func DefaultConfig(getenv func(string) string) *Config {
 			CreatePerMinute: 5,
 			Metrics:         MetricsAdmin,
 		},
-		Store:    StoreConfig{Path: defaultStorePath(getenv)},
+		Store:    StoreConfig{Path: defaultStorePath(getenv), MinFreeMB: 64},
 		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", Defaults: DefaultSettings()},
 		Webhook: WebhookConfig{
 			Timeout:     seconds(10),
@@ -546,6 +547,9 @@ func (c *Config) Validate() error {
 
 	if c.Store.Path == "" {
 		bad("store.path", "must not be empty")
+	}
+	if c.Store.MinFreeMB < 0 || c.Store.MinFreeMB > 1<<20 {
+		bad("store.min_free_mb", "must be 0 (off) to 1048576")
 	}
 
 	if n := utf8.RuneCountInString(c.WhatsApp.DeviceName); n == 0 || n > 64 {
