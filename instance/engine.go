@@ -136,7 +136,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	// receive). Other events go to the actor and are acked at once.
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
-	cli.Store.EventBuffer = fullIsCancel{cli.Store.EventBuffer}
+	wrapEventBuffer(dev, func() { i.post(func() { i.unackedInbound(gen) }) })
 	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
 		if e, ok := evt.(*events.Message); ok {
 			return i.receive(gen, cli, e)

@@ -62,10 +62,11 @@ type instance struct {
 	countsTimer *time.Timer
 
 	// Writes that failed for lack of room (storage.go).
-	stored       string // the state last written to the row
-	statePending bool   // the row and event log lag behind row.State
-	redeliver    bool   // incoming messages were left unacked
-	storageTimer *time.Timer
+	stored         string // the state last written to the row
+	statePending   bool   // the row and event log lag behind row.State
+	desiredPending bool   // the row lags behind row.Desired
+	redeliver      bool   // incoming messages were left unacked
+	storageTimer   *time.Timer
 }
 
 // snapshot is the published, immutable view of an instance.
@@ -286,7 +287,10 @@ func (i *instance) setDesired(ctx context.Context, d string) {
 		return
 	}
 	if err := i.saveRow(ctx, func(r *store.Instance) { r.Desired = d }); err != nil {
-		i.log.Error("cannot record desired state", "err", err)
+		// Acted on now, written when space returns (storage.go).
+		i.log.Error("cannot record desired state; will retry", "err", err)
+		i.row.Desired, i.desiredPending = d, true
+		i.retryStorage()
 	}
 }
 

@@ -71,6 +71,16 @@ func (i *instance) retryStorage() {
 // logs in anew if incoming messages were left unacked.
 func (i *instance) flushStorage() {
 	i.storageTimer = nil
+	if i.desiredPending {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := i.saveRow(ctx, func(*store.Instance) {})
+		cancel()
+		if err != nil {
+			i.retryStorage()
+			return
+		}
+		i.desiredPending = false
+	}
 	if i.statePending && i.writeState() != nil {
 		return // retried
 	}
@@ -94,11 +104,44 @@ func (i *instance) flushStorage() {
 // lack of room like a cancelled one: neither acked nor answered with a retry
 // receipt (its only path that keeps a message pending at WhatsApp), and
 // since the transaction rolled back, the redelivered copy decrypts.
-type fullIsCancel struct{ wastore.EventBuffer }
+type fullIsCancel struct {
+	wastore.EventBuffer
+	onFull func()
+}
+
+// wrapEventBuffer installs fullIsCancel on dev. A new device gets its
+// stores when pairing saves it (sqlstore's PutDevice), so its container is
+// wrapped to install it then, before the first login.
+// onFull is called for each such failure.
+func wrapEventBuffer(dev *wastore.Device, onFull func()) {
+	if dev.EventBuffer != nil {
+		if _, done := dev.EventBuffer.(fullIsCancel); !done {
+			dev.EventBuffer = fullIsCancel{dev.EventBuffer, onFull}
+		}
+		return
+	}
+	if _, done := dev.Container.(wrapOnPut); !done && dev.Container != nil {
+		dev.Container = wrapOnPut{dev.Container, onFull}
+	}
+}
+
+type wrapOnPut struct {
+	wastore.DeviceContainer
+	onFull func()
+}
+
+func (c wrapOnPut) PutDevice(ctx context.Context, dev *wastore.Device) error {
+	err := c.DeviceContainer.PutDevice(ctx, dev)
+	if dev.EventBuffer != nil {
+		wrapEventBuffer(dev, c.onFull)
+	}
+	return err
+}
 
 func (b fullIsCancel) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {
 	err := b.EventBuffer.DoDecryptionTxn(ctx, fn)
 	if store.IsFull(err) {
+		b.onFull()
 		return fmt.Errorf("%w: %w", context.Canceled, err)
 	}
 	return err
