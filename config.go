@@ -81,7 +81,8 @@ type APIConfig struct {
 
 // StoreConfig is the SQLite database.
 type StoreConfig struct {
-	Path string `toml:"path"`
+	Path      string `toml:"path"`
+	MinFreeMB int64  `toml:"min_free_mb"` // refuse new work below this much free disk; 0 = off
 	// Init is serve --init, deliberately not a key: a setting would keep
 	// the missing-database guard (dbguard.go) off on every restart.
 	Init bool `toml:"-"`
@@ -177,7 +178,7 @@ func DefaultConfig(getenv func(string) string) *Config {
 			CreatePerMinute: 5,
 			Metrics:         MetricsAdmin,
 		},
-		Store:    StoreConfig{Path: defaultStorePath(getenv)},
+		Store:    StoreConfig{Path: defaultStorePath(getenv), MinFreeMB: 64},
 		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", Defaults: DefaultSettings()},
 		Webhook: WebhookConfig{
 			Timeout:     seconds(10),
@@ -581,6 +582,9 @@ func (c *Config) Validate() error {
 
 	if c.Store.Path == "" {
 		bad("store.path", "must not be empty")
+	}
+	if c.Store.MinFreeMB < 0 || c.Store.MinFreeMB > 1<<20 {
+		bad("store.min_free_mb", "must be 0 (off) to 1048576")
 	}
 
 	if n := utf8.RuneCountInString(c.WhatsApp.DeviceName); n == 0 || n > 64 {

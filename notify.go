@@ -106,5 +106,5 @@ func statusLine(m *instance.Manager) string {
 		}
 		queued += i.Queue.Pending
 	}
-	return fmt.Sprintf("%d/%d instances connected, %d queued", connected, total, queued)
+	return fmt.Sprintf("%d/%d instances connected, %d queued", connected, total, queued) + storageStatus(m.Space())
 }

@@ -139,6 +139,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		return err
 	}
 	defer st.Close()
+	st.SetMinFree(uint64(cfg.Store.MinFreeMB) << 20)
 
 	var sandbox wasim.Control
 	var waHTTP *http.Client
@@ -273,6 +274,7 @@ func metricsWriter(m *instance.Manager, access string) func(w http.ResponseWrite
 			instance.StateDisconnected, instance.StateFailed, instance.StateLoggedOut} {
 			fmt.Fprintf(w, "meowgate_instances{state=%q} %d\n", s, counts[s])
 		}
+		writeStorageMetrics(w, m.Space())
 		fmt.Fprintln(w, "# HELP meowgate_build_info Build information.")
 		fmt.Fprintln(w, "# TYPE meowgate_build_info gauge")
 		fmt.Fprintf(w, "meowgate_build_info{version=%q} 1\n", Version())

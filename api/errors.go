@@ -34,6 +34,9 @@ var (
 	errForbidden    = errorf(http.StatusForbidden, "forbidden", "this route needs the admin key")
 	errNotFound     = errorf(http.StatusNotFound, "not_found", "no such route")
 	errNoInstance   = errorf(http.StatusNotFound, "not_found", "instance not found")
+	// A full disk refuses new work until space is freed; nothing is lost.
+	errStorageFull = &Error{Status: http.StatusInsufficientStorage, Code: "storage_full", RetryAfter: time.Minute,
+		Message: "the disk of the database is (almost) full; free space and retry"}
 )
 
 // toAPIError maps domain errors to API errors; anything unknown is internal.
@@ -77,6 +80,8 @@ func toAPIError(err error) *Error {
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "the code does not match", Fields: map[string]string{"code": "does not match the code the instance shows"}}
 	case errors.Is(err, wasim.ErrNotOnWhatsApp), errors.Is(err, wasim.ErrBadPhoneNumber):
 		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(), Fields: map[string]string{"phone": err.Error()}}
+	case errors.Is(err, instance.ErrStorageFull):
+		return errStorageFull
 	case errors.Is(err, context.DeadlineExceeded):
 		return errorf(http.StatusServiceUnavailable, "unavailable", "timed out")
 	}

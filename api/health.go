@@ -17,6 +17,11 @@ func (h *handler) readyz(w http.ResponseWriter, r *http.Request, _ *caller) erro
 	if !h.opts.Ready.Load() {
 		return errorf(http.StatusServiceUnavailable, "unavailable", "starting or stopping")
 	}
+	if h.opts.Manager.Space().Full {
+		e := *errStorageFull
+		e.Status = http.StatusServiceUnavailable
+		return &e
+	}
 	writeRaw(w, http.StatusOK, []byte(`{"status":"ready"}`))
 	return nil
 }

@@ -129,8 +129,20 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 		return payload
 	}
 	gen := i.gen + 1
-	cli.AddEventHandler(func(evt any) {
+	// The ack follows the commit: with SynchronousAck whatsmeow acks a
+	// message only after this handler returned true, and with the
+	// decrypted-event buffer it keeps the plaintext of one that was not, so
+	// WhatsApp's redelivery after the next login is stored then (see
+	// receive). Other events go to the actor and are acked at once.
+	cli.SynchronousAck = true
+	cli.EnableDecryptedEventBuffer = true
+	wrapEventBuffer(dev, func() { i.post(func() { i.unackedInbound(gen) }) })
+	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
+		if e, ok := evt.(*events.Message); ok {
+			return i.receive(gen, cli, e)
+		}
 		i.post(func() { i.onEvent(gen, cli, evt) })
+		return true
 	})
 	return cli, nil
 }
@@ -317,8 +329,6 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		}
 		i.setState(StateConnected, ReasonLoggedIn)
 		i.startSender(cli)
-	case *events.Message:
-		i.onMessage(cli, e)
 	case *events.Receipt:
 		i.onReceipt(e)
 	case *events.CallOffer:

@@ -60,6 +60,13 @@ type instance struct {
 	rcptsPosted bool
 	counts      store.Counts
 	countsTimer *time.Timer
+
+	// Writes that failed for lack of room (storage.go).
+	stored         string // the state last written to the row
+	statePending   bool   // the row and event log lag behind row.State
+	desiredPending bool   // the row lags behind row.Desired
+	redeliver      bool   // incoming messages were left unacked
+	storageTimer   *time.Timer
 }
 
 // snapshot is the published, immutable view of an instance.
@@ -97,6 +104,7 @@ func (m *Manager) buildInstance(row *store.Instance, settings Settings, webhook 
 	if row.State == "" {
 		row.State = StateCreated
 	}
+	inst.stored = row.State
 	inst.publish()
 	return inst
 }
@@ -254,16 +262,8 @@ func (i *instance) setState(state, reason string) {
 	if prev == state && i.row.Reason == reason {
 		return
 	}
-	now := time.Now().UTC()
-	data, _ := json.Marshal(map[string]any{
-		"state": state, "previous": prev, "reason": reason, "connection": Connection(state), "since": now,
-	})
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := i.m.store.SetState(ctx, i.id, state, reason, now, &store.Event{Type: EventState, Data: data}); err != nil {
-		i.log.Error("cannot record state", "state", state, "err", err)
-	}
-	i.row.State, i.row.Reason, i.row.StateSince = state, reason, now
+	i.row.State, i.row.Reason, i.row.StateSince = state, reason, time.Now().UTC()
+	_ = i.writeState() // kept pending and retried if it fails
 	if state != StateScanQR {
 		i.qr = nil
 	}
@@ -287,7 +287,10 @@ func (i *instance) setDesired(ctx context.Context, d string) {
 		return
 	}
 	if err := i.saveRow(ctx, func(r *store.Instance) { r.Desired = d }); err != nil {
-		i.log.Error("cannot record desired state", "err", err)
+		// Acted on now, written when space returns (storage.go).
+		i.log.Error("cannot record desired state; will retry", "err", err)
+		i.row.Desired, i.desiredPending = d, true
+		i.retryStorage()
 	}
 }
 

@@ -328,6 +328,9 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (*Info, string, *Q
 	if taken {
 		return nil, "", nil, ErrNameTaken
 	}
+	if err := m.store.CheckRoom(); err != nil {
+		return nil, "", nil, err
+	}
 	token := newToken()
 	sj, _ := json.Marshal(settings)
 	wj, _ := json.Marshal(webhook)

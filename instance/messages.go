@@ -153,6 +153,9 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 	if len(fields) > 0 {
 		return nil, false, &ValidationError{Fields: fields}
 	}
+	if err := m.store.CheckRoom(); err != nil {
+		return nil, false, err // below the free-space watermark: refused, not accepted
+	}
 	snap := inst.snapshot()
 	if p.ReplyTo != "" {
 		if _, err := m.store.GetMessage(ctx, inst.id, p.ReplyTo); err != nil {

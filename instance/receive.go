@@ -118,22 +118,27 @@ func digest(m *waE2E.Message) (string, string, summary) {
 	return "", "", s
 }
 
-// onMessage stores a message that arrived (or that the phone sent) and
-// applies the settings about it.
-func (i *instance) onMessage(cli *whatsmeow.Client, e *events.Message) {
+// receive stores a message that arrived (or that the phone sent) with its
+// event. It runs on whatsmeow's event goroutine, which acks the message to
+// WhatsApp only if it returns true (see newClient): a message that could
+// not be committed is not acked, and WhatsApp delivers it again on the next
+// login. Settings and name come from the published snapshot; the actor
+// gets the follow-up work.
+func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bool {
+	snap := i.snapshot()
+	settings := snap.info.Settings
 	info := e.Info
 	group := info.Chat.Server == types.GroupServer
 	broadcast := info.Chat.Server == types.BroadcastServer
-	status := info.Chat == types.StatusBroadcastJID
-	if (group && i.settings.IgnoreGroups) || (broadcast && i.settings.IgnoreBroadcasts) {
-		return
+	if (group && settings.IgnoreGroups) || (broadcast && settings.IgnoreBroadcasts) {
+		return true
 	}
 	if e.Message == nil || e.Message.GetProtocolMessage() != nil {
-		return
+		return true
 	}
 	typ, text, sum := digest(e.Message)
 	if typ == "" {
-		return
+		return true
 	}
 	sum.PushName, sum.IsGroup = info.PushName, group
 	sj, _ := json.Marshal(sum)
@@ -146,18 +151,28 @@ func (i *instance) onMessage(cli *whatsmeow.Client, e *events.Message) {
 		// Sent from the phone or another linked device.
 		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", store.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), EventMsgEcho
 	}
-	data, _ := json.Marshal(viewMessage(i.row.Name, m))
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	data, _ := json.Marshal(viewMessage(snap.info.Name, m))
+	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
 	defer cancel()
 	dup, err := i.m.store.StoreMessage(ctx, m, evType, data)
 	if err != nil {
-		i.log.Error("cannot store message", "id", info.ID, "err", err)
-		return
+		i.log.Error("cannot store message; not acking it, WhatsApp will deliver it again", "id", info.ID, "err", err)
+		i.post(func() { i.unackedInbound(gen) })
+		return false
 	}
+	i.post(func() { i.afterMessage(gen, cli, e, dup) })
+	return true
+}
+
+// afterMessage applies the settings about a stored message.
+func (i *instance) afterMessage(gen int, cli *whatsmeow.Client, e *events.Message, dup bool) {
 	i.countsChanged()
-	if dup || info.IsFromMe {
+	info := e.Info
+	if gen != i.gen || dup || info.IsFromMe {
 		return
 	}
+	broadcast := info.Chat.Server == types.BroadcastServer
+	status := info.Chat == types.StatusBroadcastJID
 	if (status && i.settings.ReadStatus) || (!status && !broadcast && i.settings.MarkRead) {
 		i.goCall(func() {
 			ctx, cancel := context.WithTimeout(context.WithoutCancel(i.m.ctx), 30*time.Second)

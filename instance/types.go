@@ -43,6 +43,7 @@ const (
 	ReasonConnectFailure   = "connect_failure"
 	ReasonPairError        = "pair_error"
 	ReasonDeviceMissing    = "device_missing"
+	ReasonRedeliver        = "redeliver" // logged in anew for messages that could not be stored
 )
 
 // Event types in the event log.

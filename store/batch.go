@@ -51,7 +51,8 @@ func (s *Store) inBatchTx(ctx context.Context, fn func(tx *Tx) error) error {
 		return ctx.Err()
 	}
 	// Wait for the outcome even if ctx ends: the work may be committed.
-	return <-r.done
+	// A savepoint's own failure for lack of room is wrapped here.
+	return s.noteWrite(<-r.done)
 }
 
 func (s *Store) batchLoop() {

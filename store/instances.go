@@ -257,7 +257,7 @@ func (s *Store) SetState(ctx context.Context, id, state, reason string, at time.
 // messages and webhook rows. whatsmeow's device rows are the caller's to
 // delete (Device.Delete), as they are keyed by JID, not by instance.
 func (s *Store) DeleteInstance(ctx context.Context, id string) error {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM instances WHERE id = ?`, id)
+	res, err := s.exec(ctx, `DELETE FROM instances WHERE id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("store: delete instance %q: %w", id, err)
 	}

@@ -281,7 +281,7 @@ func (s *Store) UnclaimMessage(ctx context.Context, instanceID, id string) error
 // RecoverSending requeues messages left "sending" by a crash: they are sent
 // again with the same WhatsApp id, which WhatsApp deduplicates.
 func (s *Store) RecoverSending(ctx context.Context) (int, error) {
-	res, err := s.write.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE status = ?`, StatusQueued, toMS(now()), StatusSending)
+	res, err := s.exec(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE status = ?`, StatusQueued, toMS(now()), StatusSending)
 	if err != nil {
 		return 0, fmt.Errorf("store: recover sending: %w", err)
 	}

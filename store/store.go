@@ -45,6 +45,7 @@ type Store struct {
 	events  broadcaster
 	stmts   stmtCache
 	batch   batcher
+	space   space
 }
 
 // dsn builds the modernc DSN. busy_timeout comes first so the pragmas after
@@ -223,16 +224,17 @@ func (s *Store) Devices() *sqlstore.Container { return s.devices }
 func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	stx, err := s.write.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return s.noteWrite(fmt.Errorf("store: begin: %w", err))
 	}
 	defer stx.Rollback() //nolint:errcheck // no-op after Commit
 	tx := &Tx{Tx: stx, s: s}
 	if err := fn(tx); err != nil {
-		return err
+		return s.noteWrite(err)
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return s.noteWrite(fmt.Errorf("store: commit: %w", err))
 	}
+	s.noteWrite(nil) // room again, if it was full
 	if len(tx.tails) > 0 {
 		s.events.publish(tx.tails)
 	}

@@ -90,11 +90,12 @@ func (s *Store) closeStmts() {
 // cached statement.
 func (s *Store) exec(ctx context.Context, q string, args ...any) (sql.Result, error) {
 	if st := s.prepared(q); st != nil {
-		return st.ExecContext(ctx, args...)
+		res, err := st.ExecContext(ctx, args...)
+		return res, s.noteWrite(err)
 	}
 	res, err := s.write.ExecContext(ctx, q, args...)
 	s.prepareWanted(ctx)
-	return res, err
+	return res, s.noteWrite(err)
 }
 
 // ExecContext runs q through its cached statement.

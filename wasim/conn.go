@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -44,8 +45,10 @@ type conn struct {
 	refs         []string
 
 	mu       sync.Mutex
-	device   types.JID      // set once logged in
-	unacked  map[string]int // "tag/id" of stanzas the client has yet to ack
+	device   types.JID              // set once logged in
+	unacked  map[string]int         // "tag/id" of stanzas the client has yet to ack
+	inflight map[string]inflightMsg // messages sent but not yet acked, by id
+	sentSeq  int64
 	waiters  map[string]chan *waBinary.Node
 	codeHook chan *waBinary.Node // companion_finish of a code pairing
 	pairCode *pairCodeState
@@ -58,7 +61,7 @@ func accept(s *Server, w http.ResponseWriter, r *http.Request) (*conn, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(socket.FrameMaxSize + 64)
-	c := &conn{s: s, ws: ws, waiters: map[string]chan *waBinary.Node{}, unacked: map[string]int{}}
+	c := &conn{s: s, ws: ws, waiters: map[string]chan *waBinary.Node{}, unacked: map[string]int{}, inflight: map[string]inflightMsg{}}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	s.mu.Lock()
 	s.allConns[c] = struct{}{}
@@ -100,6 +103,7 @@ func (c *conn) serve() {
 func (c *conn) cleanup() {
 	c.closeNow()
 	s := c.s
+	c.requeueUnacked()
 	s.mu.Lock()
 	delete(s.allConns, c)
 	for _, ref := range c.refs {
@@ -318,15 +322,23 @@ func (c *conn) send(n waBinary.Node) error {
 	if err != nil {
 		return fmt.Errorf("marshal %s: %w", n.Tag, err)
 	}
+	kept := false
 	if id, _ := n.Attrs["id"].(string); id != "" && ackedTags[n.Tag] {
 		// Recorded before the write, so the answer cannot come first.
+		if n.Tag == "message" {
+			kept = c.keepInflight(id, data)
+		}
 		c.track(n.Tag+"/"+id, 1)
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	ct := c.writeKey.Seal(nil, counterIV(c.writeCtr), data, nil)
 	c.writeCtr++
-	return c.writeFrame(ct)
+	err = c.writeFrame(ct)
+	if id, _ := n.Attrs["id"].(string); err != nil && kept && !c.dropInflight(id) {
+		return nil // already kept for the next login by requeueUnacked
+	}
+	return err
 }
 
 // iq sends a server-initiated iq and waits for the client's answer.
@@ -366,6 +378,9 @@ func (c *conn) track(key string, delta int) {
 		c.unacked[key] = n
 	} else {
 		delete(c.unacked, key)
+		if id, ok := strings.CutPrefix(key, "message/"); ok && delta < 0 {
+			delete(c.inflight, id)
+		}
 	}
 	c.mu.Unlock()
 	c.s.mu.Lock()

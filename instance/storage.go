@@ -1,0 +1,148 @@
+package instance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	wastore "go.mau.fi/whatsmeow/store"
+
+	"github.com/meowgate/meowgate/store"
+)
+
+// A full disk is a state, not a crash. The instance keeps what it could not
+// write and writes it once space returns: a state change stays pending and
+// is retried, and incoming messages that could not be stored were not
+// acked, so the instance logs in again for WhatsApp to deliver them again.
+
+// storageRetry is how often unwritten work is tried again.
+const storageRetry = 2 * time.Second
+
+// ErrStorageFull is store.ErrFull: new work is refused until space returns.
+var ErrStorageFull = store.ErrFull
+
+// Space reports the free space of the database's filesystem.
+func (m *Manager) Space() store.Space { return m.store.Space() }
+
+// writeState records the current state and its event. previous is the last
+// state written, so the event log tells the story it stored.
+func (i *instance) writeState() error {
+	r := i.row
+	data, _ := json.Marshal(map[string]any{
+		"state": r.State, "previous": i.stored, "reason": r.Reason, "connection": Connection(r.State), "since": r.StateSince,
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := i.m.store.SetState(ctx, i.id, r.State, r.Reason, r.StateSince, &store.Event{Type: EventState, Data: data}); err != nil {
+		if !i.statePending {
+			i.log.Error("cannot record state; will retry", "state", r.State, "err", err)
+		}
+		i.statePending = true
+		i.retryStorage()
+		return err
+	}
+	if i.statePending {
+		i.log.Info("state recorded after a failed write", "state", r.State, "previous", i.stored)
+	}
+	i.statePending = false
+	i.stored = r.State
+	return nil
+}
+
+// unackedInbound notes that a message from the client of generation gen
+// could not be stored and was not acked.
+func (i *instance) unackedInbound(gen int) {
+	if gen == i.gen {
+		i.redeliver = true
+		i.retryStorage()
+	}
+}
+
+// retryStorage schedules flushStorage, once.
+func (i *instance) retryStorage() {
+	if i.storageTimer != nil {
+		return
+	}
+	i.storageTimer = time.AfterFunc(storageRetry, func() { i.post(i.flushStorage) })
+}
+
+// flushStorage writes a pending state change and, once there is room again,
+// logs in anew if incoming messages were left unacked.
+func (i *instance) flushStorage() {
+	i.storageTimer = nil
+	if i.desiredPending {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := i.saveRow(ctx, func(*store.Instance) {})
+		cancel()
+		if err != nil {
+			i.retryStorage()
+			return
+		}
+		i.desiredPending = false
+	}
+	if i.statePending && i.writeState() != nil {
+		return // retried
+	}
+	if !i.redeliver {
+		return
+	}
+	if i.cli == nil {
+		i.redeliver = false // the next login gets them anyway
+		return
+	}
+	if i.m.store.Space().Full {
+		i.retryStorage()
+		return
+	}
+	i.redeliver = false
+	i.log.Info("storage has room again; logging in anew so WhatsApp delivers the unacked messages again")
+	i.start(ReasonRedeliver)
+}
+
+// fullIsCancel makes whatsmeow treat a decryption it could not commit for
+// lack of room like a cancelled one: neither acked nor answered with a retry
+// receipt (its only path that keeps a message pending at WhatsApp), and
+// since the transaction rolled back, the redelivered copy decrypts.
+type fullIsCancel struct {
+	wastore.EventBuffer
+	onFull func()
+}
+
+// wrapEventBuffer installs fullIsCancel on dev. A new device gets its
+// stores when pairing saves it (sqlstore's PutDevice), so its container is
+// wrapped to install it then, before the first login.
+// onFull is called for each such failure.
+func wrapEventBuffer(dev *wastore.Device, onFull func()) {
+	if dev.EventBuffer != nil {
+		if _, done := dev.EventBuffer.(fullIsCancel); !done {
+			dev.EventBuffer = fullIsCancel{dev.EventBuffer, onFull}
+		}
+		return
+	}
+	if _, done := dev.Container.(wrapOnPut); !done && dev.Container != nil {
+		dev.Container = wrapOnPut{dev.Container, onFull}
+	}
+}
+
+type wrapOnPut struct {
+	wastore.DeviceContainer
+	onFull func()
+}
+
+func (c wrapOnPut) PutDevice(ctx context.Context, dev *wastore.Device) error {
+	err := c.DeviceContainer.PutDevice(ctx, dev)
+	if dev.EventBuffer != nil {
+		wrapEventBuffer(dev, c.onFull)
+	}
+	return err
+}
+
+func (b fullIsCancel) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {
+	err := b.EventBuffer.DoDecryptionTxn(ctx, fn)
+	if store.IsFull(err) {
+		b.onFull()
+		return fmt.Errorf("%w: %w", context.Canceled, err)
+	}
+	return err
+}
