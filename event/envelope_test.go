@@ -36,7 +36,7 @@ func TestEnvelopeMatchesEncodingJSON(t *testing.T) {
 	cases := []Envelope{
 		{ID: 1, Type: TypeState, Instance: "a", CreatedAt: at, Data: json.RawMessage(`{"state":"created"}`)},
 		{ID: 1 << 60, Type: TypeMessageReceived, Instance: "shop.main-1_x", CreatedAt: at.Truncate(time.Second), Data: msg},
-		{ID: 0, Type: TypeQR, Instance: "", CreatedAt: time.Unix(0, 0)},                   // empty data is {}
+		{ID: 0, Type: TypeQR, Instance: "", CreatedAt: time.Unix(0, 0)},                      // empty data is {}
 		{ID: 7, Type: "x", Instance: "ins_0123", CreatedAt: at, Data: json.RawMessage(`[]`)}, // any JSON
 		{ID: 8, Type: TypeCallReceived, Instance: `"quoted" <é>`, CreatedAt: at, Data: json.RawMessage(" {\n \"a\" : [1, 2 ,\"b c\"],\"h\":\"<&>\" } ")},
 		{ID: 9, Type: "t", Instance: "n", CreatedAt: at, Data: json.RawMessage(`{"s":"\"\\\" \u2029 x"}`)},
