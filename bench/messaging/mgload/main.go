@@ -457,11 +457,11 @@ func send(o sendOpts) map[string]any {
 				continue
 			}
 			switch {
-			case ev.Type == "message.sent":
+			case ev.Type == client.EventMessageSent:
 				sentAt[id] = ev.CreatedAt
-			case ev.Type == "message.status" && (status == "read" || status == "played"):
+			case ev.Type == client.EventMessageStatus && (status == "read" || status == "played"):
 				readAt[id] = ev.CreatedAt
-			case ev.Type == "message.status" && (status == "failed" || status == "expired" || status == "canceled"):
+			case ev.Type == client.EventMessageStatus && (status == "failed" || status == "expired" || status == "canceled"):
 				failed++
 			}
 		}
@@ -653,11 +653,11 @@ func webhook(o hookOpts) map[string]any {
 			after, _ = strconv.ParseInt(ev.ID, 10, 64)
 			total++
 			switch ev.Type {
-			case "message.status":
+			case client.EventMessageStatus:
 				if _, st := idOf(ev); st == "read" {
 					reads++
 				}
-			case "message.received":
+			case client.EventMessageReceived:
 				received++
 			}
 		}
@@ -728,7 +728,7 @@ func webhook(o hookOpts) map[string]any {
 		// by meowgate in ms as they are appended, measure latency.
 		var lat []time.Duration
 		for _, d := range ds {
-			if d.typ != "message.status" {
+			if d.typ != client.EventMessageStatus {
 				lat = append(lat, d.received.Sub(d.created))
 			}
 		}
