@@ -1,7 +1,6 @@
 package api
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -9,27 +8,19 @@ import (
 	"strings"
 	"time"
 
-	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
-// eventJSON is an event as the API, the SSE stream and webhooks show it.
-type eventJSON struct {
-	ID        string          `json:"id"`
-	Type      string          `json:"type"`
-	Instance  string          `json:"instance"`
-	CreatedAt time.Time       `json:"created_at"`
-	Data      json.RawMessage `json:"data"`
-}
-
-func (h *handler) render(ev store.Event) eventJSON {
+// render is ev as GET …/events and the SSE stream show it.
+func (h *handler) render(ev store.Event) event.Envelope {
 	// The name comes from the published snapshot: Manager.NameOf reads the
 	// row the instance's goroutine writes, a data race.
 	name := ""
 	if info, err := h.m.Get(ev.InstanceID); err == nil {
 		name = info.Name
 	}
-	return eventJSON{ID: strconv.FormatInt(ev.ID, 10), Type: ev.Type, Instance: name, CreatedAt: ev.CreatedAt.UTC(), Data: ev.Data}
+	return ev.Envelope(name)
 }
 
 func parseAfter(s string) (int64, error) {
@@ -67,7 +58,7 @@ func (h *handler) instanceEvents(w http.ResponseWriter, r *http.Request, c *call
 	if err != nil {
 		return err
 	}
-	out := make([]eventJSON, len(evs))
+	out := make([]event.Envelope, len(evs))
 	for i, ev := range evs {
 		out[i] = h.render(ev)
 	}
@@ -95,9 +86,9 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) erro
 		types = map[string]bool{}
 		for _, s := range strings.Split(t, ",") {
 			s = strings.TrimSpace(s)
-			if !slices.Contains(instance.EventTypes, s) {
+			if !slices.Contains(event.Types, s) {
 				return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad query",
-					Fields: map[string]string{"types": fmt.Sprintf("unknown event type %q; known: %s", s, strings.Join(instance.EventTypes, ", "))}}
+					Fields: map[string]string{"types": fmt.Sprintf("unknown event type %q; known: %s", s, strings.Join(event.Types, ", "))}}
 			}
 			types[s] = true
 		}
@@ -134,6 +125,7 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) erro
 	_ = rc.Flush()
 	ping := time.NewTicker(15 * time.Second)
 	defer ping.Stop()
+	var buf []byte // one event's frame, reused
 	for {
 		notify := h.m.EventsNotify()
 		evs, err := h.m.Events(r.Context(), only, after, 500)
@@ -145,8 +137,8 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) erro
 			if types != nil && !types[ev.Type] {
 				continue
 			}
-			b, _ := json.Marshal(h.render(ev))
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.ID, ev.Type, b); err != nil {
+			buf = appendSSE(buf[:0], h.render(ev))
+			if _, err := w.Write(buf); err != nil {
 				return nil
 			}
 		}
@@ -168,4 +160,16 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) erro
 			return nil
 		}
 	}
+}
+
+// appendSSE appends the stream's frame of e: its id, its type and the
+// envelope as data.
+func appendSSE(b []byte, e event.Envelope) []byte {
+	b = append(b, "id: "...)
+	b = strconv.AppendInt(b, e.ID, 10)
+	b = append(b, "\nevent: "...)
+	b = append(b, e.Type...)
+	b = append(b, "\ndata: "...)
+	b = e.AppendJSON(b)
+	return append(b, "\n\n"...)
 }

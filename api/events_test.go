@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 )
 
@@ -39,12 +40,12 @@ func TestInstanceEvents(t *testing.T) {
 			t.Fatalf("event %+v", ev)
 		}
 	}
-	if countType(evs, instance.EventState) < 2 || countType(evs, instance.EventQR) < 1 {
+	if countType(evs, event.TypeState) < 2 || countType(evs, event.TypeQR) < 1 {
 		t.Fatalf("want instance.state and instance.qr events, got %+v", evs)
 	}
 	var states []string
 	for _, ev := range evs {
-		if ev.Type == instance.EventState {
+		if ev.Type == event.TypeState {
 			var d struct{ State, Connection string }
 			if err := json.Unmarshal(ev.Data, &d); err != nil {
 				t.Fatal(err)
@@ -58,7 +59,7 @@ func TestInstanceEvents(t *testing.T) {
 	// The QR event carries the code GET …/qr shows.
 	qr := e.call("GET", "/v1/instances/ev/qr", token, nil).obj(t)
 	for _, ev := range evs {
-		if ev.Type == instance.EventQR {
+		if ev.Type == event.TypeQR {
 			var d struct{ Code string }
 			_ = json.Unmarshal(ev.Data, &d)
 			if d.Code != qr["code"] {
@@ -140,7 +141,7 @@ func TestEventStream(t *testing.T) {
 	t.Run("types", func(t *testing.T) {
 		var want []apiEvent
 		for _, ev := range all {
-			if ev.Type == instance.EventQR {
+			if ev.Type == event.TypeQR {
 				want = append(want, ev)
 			}
 		}
@@ -218,7 +219,7 @@ func TestEventStream(t *testing.T) {
 			if !idLess(last, ev.ID) {
 				t.Fatalf("live stream replayed old event %s", ev.ID)
 			}
-			if ev.Type != instance.EventState || ev.Instance != "ev1" {
+			if ev.Type != event.TypeState || ev.Instance != "ev1" {
 				t.Fatalf("live stream sent %+v", ev)
 			}
 			var d struct{ State string }
@@ -231,7 +232,7 @@ func TestEventStream(t *testing.T) {
 		// The token of ev2 saw none of it: its next event is ev2's own.
 		wantStatus(t, e.call("POST", "/v1/instances/ev2/disconnect", tok2, nil), http.StatusOK)
 		_, ev := s2.next()
-		if ev.Instance != "ev2" || ev.Type != instance.EventState {
+		if ev.Instance != "ev2" || ev.Type != event.TypeState {
 			t.Fatalf("token of ev2 got %+v", ev)
 		}
 	})

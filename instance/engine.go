@@ -16,6 +16,7 @@ import (
 	"go.mau.fi/whatsmeow/types/events"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -271,9 +272,9 @@ func (i *instance) onQR(gen int, item whatsmeow.QRChannelItem) {
 	switch item.Event {
 	case whatsmeow.QRChannelEventCode:
 		i.qr = &QR{Code: item.Code, ExpiresAt: time.Now().Add(item.Timeout).UTC()}
-		data, _ := json.Marshal(i.qr)
+		data, _ := json.Marshal(event.QR{Code: i.qr.Code, ExpiresAt: i.qr.ExpiresAt})
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		if _, err := i.m.store.AppendEvent(ctx, store.Event{InstanceID: i.id, Type: EventQR, Data: data}); err != nil {
+		if _, err := i.m.store.AppendEvent(ctx, store.Event{InstanceID: i.id, Type: event.TypeQR, Data: data}); err != nil {
 			i.log.Error("cannot record QR event", "err", err)
 		}
 		cancel()

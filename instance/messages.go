@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -13,6 +12,7 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -23,27 +23,6 @@ const sendAtSkew = 30 * time.Second
 // MaxTextLength bounds a text message (WhatsApp's own limit is 65,536).
 const MaxTextLength = 65536
 
-// MessageView is a message as the API shows it.
-type MessageView struct {
-	ID            string               `json:"id"`
-	Instance      string               `json:"instance"`
-	Direction     string               `json:"direction"`
-	From          string               `json:"from,omitempty"`
-	To            string               `json:"to,omitempty"`
-	Chat          string               `json:"chat"`
-	Type          string               `json:"type"`
-	Text          string               `json:"text"`
-	Summary       json.RawMessage      `json:"summary,omitempty"`
-	ReplyTo       string               `json:"reply_to,omitempty"`
-	SendAt        *time.Time           `json:"send_at,omitempty"`
-	Status        string               `json:"status"`
-	Error         string               `json:"error,omitempty"`
-	CreatedAt     time.Time            `json:"created_at"`
-	UpdatedAt     time.Time            `json:"updated_at"`
-	SentAt        *time.Time           `json:"sent_at,omitempty"`
-	StatusHistory []store.StatusChange `json:"status_history,omitempty"`
-}
-
 func optTime(t time.Time) *time.Time {
 	if t.IsZero() {
 		return nil
@@ -51,8 +30,9 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-func viewMessage(name string, m *store.Message) *MessageView {
-	v := &MessageView{
+// viewMessage builds the API view of m, also the data of its message.* events.
+func viewMessage(name string, m *store.Message) *event.Message {
+	v := &event.Message{
 		ID: m.ID, Instance: name, Direction: m.Direction, Chat: m.Chat, Type: m.Type, Text: m.Text,
 		ReplyTo: m.ReplyTo, SendAt: optTime(m.SendAt), Status: m.Status, Error: m.Error,
 		CreatedAt: m.CreatedAt, UpdatedAt: m.UpdatedAt, SentAt: optTime(m.SentAt), StatusHistory: m.History,
@@ -114,7 +94,7 @@ func newMessageID() string {
 // Send commits a message to the instance's queue and returns it queued (or,
 // for a repeated idempotency key, the first message and existing=true).
 // The WhatsApp id is fixed here, so a resend after a crash reuses it.
-func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemKey string) (*MessageView, bool, error) {
+func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemKey string) (*event.Message, bool, error) {
 	inst, err := m.lookup(idOrName)
 	if err != nil {
 		return nil, false, err
@@ -204,7 +184,7 @@ func sameRequest(a, b *store.Message) bool {
 var ErrMessageNotFound = errors.New("message not found")
 
 // Message returns one message with its status history.
-func (m *Manager) Message(ctx context.Context, idOrName, id string) (*MessageView, error) {
+func (m *Manager) Message(ctx context.Context, idOrName, id string) (*event.Message, error) {
 	inst, err := m.lookup(idOrName)
 	if err != nil {
 		return nil, err
@@ -219,7 +199,7 @@ func (m *Manager) Message(ctx context.Context, idOrName, id string) (*MessageVie
 }
 
 // Messages lists history, newest first.
-func (m *Manager) Messages(ctx context.Context, idOrName string, f store.MessageFilter) ([]*MessageView, error) {
+func (m *Manager) Messages(ctx context.Context, idOrName string, f store.MessageFilter) ([]*event.Message, error) {
 	inst, err := m.lookup(idOrName)
 	if err != nil {
 		return nil, err
@@ -240,7 +220,7 @@ func (m *Manager) Messages(ctx context.Context, idOrName string, f store.Message
 }
 
 // Queue lists the pending outgoing messages in send order.
-func (m *Manager) Queue(ctx context.Context, idOrName string) ([]*MessageView, error) {
+func (m *Manager) Queue(ctx context.Context, idOrName string) ([]*event.Message, error) {
 	inst, err := m.lookup(idOrName)
 	if err != nil {
 		return nil, err
@@ -266,8 +246,8 @@ func (m *Manager) CancelQueue(ctx context.Context, idOrName string) (int, error)
 	return n, err
 }
 
-func views(name string, msgs []*store.Message) []*MessageView {
-	out := make([]*MessageView, len(msgs))
+func views(name string, msgs []*store.Message) []*event.Message {
+	out := make([]*event.Message, len(msgs))
 	for i, msg := range msgs {
 		out[i] = viewMessage(name, msg)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -30,7 +31,7 @@ func (e *env) waitFor(what string, cond func() bool) {
 	}
 }
 
-func (e *env) msg(name, id string) *MessageView {
+func (e *env) msg(name, id string) *event.Message {
 	e.t.Helper()
 	m, err := e.m.Message(context.Background(), name, id)
 	if err != nil {
@@ -44,9 +45,9 @@ var forward = map[string]int{"queued": 1, "sending": 2, "sent": 3, "delivered": 
 // waitStatus waits until the message has status, or for the forward
 // statuses (sent, delivered, read) a later one: receipts may overtake the
 // recording of the server ack.
-func (e *env) waitStatus(name, id, status string) *MessageView {
+func (e *env) waitStatus(name, id, status string) *event.Message {
 	e.t.Helper()
-	var m *MessageView
+	var m *event.Message
 	e.waitFor("message "+id+" "+status, func() bool {
 		m = e.msg(name, id)
 		if r := forward[status]; r >= forward["sent"] {
@@ -69,7 +70,7 @@ func (e *env) connected(name, phone string, settings string) {
 	e.link(name, phone)
 }
 
-func (e *env) send(name, to, text string) *MessageView {
+func (e *env) send(name, to, text string) *event.Message {
 	e.t.Helper()
 	m, _, err := e.m.Send(context.Background(), name, SendParams{To: to, Text: text}, "")
 	if err != nil {
@@ -95,7 +96,7 @@ func (e *env) inbox(phone string) []string {
 	return out
 }
 
-func statuses(m *MessageView) string {
+func statuses(m *event.Message) string {
 	var s []string
 	for _, h := range m.StatusHistory {
 		s = append(s, h.Status)
@@ -118,7 +119,7 @@ func TestSendStatuses(t *testing.T) {
 		t.Fatalf("contact inbox %v", in)
 	}
 	types := e.eventTypes(got.ID[:0] + e.mustID("s"))
-	for _, want := range []string{EventMsgSent, EventMsgStatus} {
+	for _, want := range []string{event.TypeMessageSent, event.TypeMessageStatus} {
 		if !contains(types, want) {
 			t.Fatalf("no %s event in %v", want, types)
 		}
@@ -281,7 +282,7 @@ func TestReceive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got *MessageView
+	var got *event.Message
 	e.waitFor("received message", func() bool {
 		m, err := e.m.Message(ctx, "r", id)
 		got = m
@@ -290,7 +291,7 @@ func TestReceive(t *testing.T) {
 	if got.Direction != "in" || got.Text != "ping" || got.From != "4915100000142@s.whatsapp.net" || !strings.Contains(string(got.Summary), `"push_name":"Ann"`) {
 		t.Fatalf("received %+v", got)
 	}
-	if !contains(e.eventTypes(e.mustID("r")), EventMsgReceived) {
+	if !contains(e.eventTypes(e.mustID("r")), event.TypeMessageReceived) {
 		t.Fatal("no message.received event")
 	}
 	// mark_read: WhatsApp saw a read receipt for it.
@@ -312,7 +313,7 @@ func TestHundredPacedInOrder(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.connected("h", "+4915100000151", `{"send_delay_ms":50}`)
-	var last *MessageView
+	var last *event.Message
 	for n := range 100 {
 		last = e.send("h", "+4915100000152", fmt.Sprintf("m%03d", n))
 	}

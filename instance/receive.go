@@ -10,6 +10,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -146,10 +147,10 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bo
 		InstanceID: i.id, ID: info.ID, Direction: "in", Chat: info.Chat.ToNonAD().String(), Sender: info.Sender.ToNonAD().String(),
 		Type: typ, Text: text, Summary: sj, Status: store.StatusReceived, CreatedAt: info.Timestamp.UTC(),
 	}
-	evType := EventMsgReceived
+	evType := event.TypeMessageReceived
 	if info.IsFromMe {
 		// Sent from the phone or another linked device.
-		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", store.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), EventMsgEcho
+		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", store.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), event.TypeMessageEcho
 	}
 	data, _ := json.Marshal(viewMessage(snap.info.Name, m))
 	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
@@ -321,12 +322,12 @@ func (i *instance) onCall(cli *whatsmeow.Client, e *events.CallOffer) {
 			}()
 		}
 	}
-	data, _ := json.Marshal(map[string]any{
-		"call_id": e.CallID, "from": "+" + caller.User, "from_jid": caller.String(), "rejected": rejected, "at": e.Timestamp.UTC(),
+	data, _ := json.Marshal(event.Call{
+		CallID: e.CallID, From: "+" + caller.User, FromJID: caller.String(), Rejected: rejected, At: e.Timestamp.UTC(),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := i.m.store.AppendEvent(ctx, store.Event{InstanceID: i.id, Type: EventCallReceived, Data: data}); err != nil {
+	if _, err := i.m.store.AppendEvent(ctx, store.Event{InstanceID: i.id, Type: event.TypeCallReceived, Data: data}); err != nil {
 		i.log.Error("cannot record call", "err", err)
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 // A restart of the whole Manager over the same database brings back every
@@ -104,7 +106,7 @@ func TestRemoteEvents(t *testing.T) {
 	e.waitQR("unlink")
 
 	types := e.eventTypes(info.ID)
-	if len(types) == 0 || types[0] != EventState {
+	if len(types) == 0 || types[0] != event.TypeState {
 		t.Fatalf("event log of unlink: %v", types)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -31,7 +32,7 @@ func TestRejectCalls(t *testing.T) {
 	evs, _ := e.m.Events(ctx, e.mustID("c"), 0, 1000)
 	found := false
 	for _, ev := range evs {
-		if ev.Type == EventCallReceived {
+		if ev.Type == event.TypeCallReceived {
 			var d map[string]any
 			_ = json.Unmarshal(ev.Data, &d)
 			found = d["call_id"] == callID && d["rejected"] == true && d["from"] == "+4915100000202"
@@ -51,7 +52,7 @@ func TestRejectCalls(t *testing.T) {
 		for _, ev := range evs {
 			var d map[string]any
 			_ = json.Unmarshal(ev.Data, &d)
-			if ev.Type == EventCallReceived && d["call_id"] == call2 {
+			if ev.Type == event.TypeCallReceived && d["call_id"] == call2 {
 				return d["rejected"] == false
 			}
 		}
@@ -184,7 +185,7 @@ func TestEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m *MessageView
+	var m *event.Message
 	e.waitFor("echo stored", func() bool {
 		var err error
 		m, err = e.m.Message(ctx, "echo", id)
@@ -193,7 +194,7 @@ func TestEcho(t *testing.T) {
 	if m.Direction != "out" || m.Text != "sent from the phone" || m.Chat != "4915100000232@s.whatsapp.net" {
 		t.Fatalf("echo %+v", m)
 	}
-	if !contains(e.eventTypes(e.mustID("echo")), EventMsgEcho) {
+	if !contains(e.eventTypes(e.mustID("echo")), event.TypeMessageEcho) {
 		t.Fatal("no message.echo event")
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	wastore "go.mau.fi/whatsmeow/store"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -29,12 +30,12 @@ func (m *Manager) Space() store.Space { return m.store.Space() }
 // state written, so the event log tells the story it stored.
 func (i *instance) writeState() error {
 	r := i.row
-	data, _ := json.Marshal(map[string]any{
-		"state": r.State, "previous": i.stored, "reason": r.Reason, "connection": Connection(r.State), "since": r.StateSince,
+	data, _ := json.Marshal(event.State{
+		State: r.State, Previous: i.stored, Reason: r.Reason, Connection: Connection(r.State), Since: r.StateSince,
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if _, err := i.m.store.SetState(ctx, i.id, r.State, r.Reason, r.StateSince, &store.Event{Type: EventState, Data: data}); err != nil {
+	if _, err := i.m.store.SetState(ctx, i.id, r.State, r.Reason, r.StateSince, &store.Event{Type: event.TypeState, Data: data}); err != nil {
 		if !i.statePending {
 			i.log.Error("cannot record state; will retry", "state", r.State, "err", err)
 		}

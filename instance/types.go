@@ -12,17 +12,20 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/meowgate/meowgate/event"
 )
 
-// States of an instance (design.md "Instance states").
+// States of an instance (design.md "Instance states"), named where the
+// instance.state event defines them.
 const (
-	StateCreated      = "created"
-	StateStarting     = "starting"
-	StateScanQR       = "scan_qr"
-	StateConnected    = "connected"
-	StateDisconnected = "disconnected"
-	StateFailed       = "failed"
-	StateLoggedOut    = "logged_out"
+	StateCreated      = event.StateCreated
+	StateStarting     = event.StateStarting
+	StateScanQR       = event.StateScanQR
+	StateConnected    = event.StateConnected
+	StateDisconnected = event.StateDisconnected
+	StateFailed       = event.StateFailed
+	StateLoggedOut    = event.StateLoggedOut
 )
 
 // Reasons carried by state changes.
@@ -45,21 +48,6 @@ const (
 	ReasonDeviceMissing    = "device_missing"
 	ReasonRedeliver        = "redeliver" // logged in anew for messages that could not be stored
 )
-
-// Event types in the event log.
-const (
-	EventState        = "instance.state"
-	EventQR           = "instance.qr"
-	EventMsgReceived  = "message.received"
-	EventMsgSent      = "message.sent"
-	EventMsgStatus    = "message.status"
-	EventMsgEcho      = "message.echo"
-	EventCallReceived = "call.received"
-	EventWebhook      = "webhook.disabled"
-)
-
-// EventTypes lists every event type a webhook may filter on.
-var EventTypes = []string{EventState, EventQR, EventMsgReceived, EventMsgSent, EventMsgStatus, EventMsgEcho, EventCallReceived, EventWebhook}
 
 // Connection is the Evolution-style view of a state.
 func Connection(state string) string {
@@ -235,11 +223,11 @@ func (w Webhook) Validate() map[string]string {
 	}
 	for _, e := range w.Events {
 		known := false
-		for _, k := range EventTypes {
+		for _, k := range event.Types {
 			known = known || e == k
 		}
 		if !known {
-			p["webhook.events"] = fmt.Sprintf("unknown event type %q (known: %s)", e, strings.Join(EventTypes, ", "))
+			p["webhook.events"] = fmt.Sprintf("unknown event type %q (known: %s)", e, strings.Join(event.Types, ", "))
 		}
 	}
 	for k, v := range w.Headers {

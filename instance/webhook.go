@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"time"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -37,8 +38,8 @@ func (m *Manager) DisableWebhook(ctx context.Context, id, url, reason string) er
 		}
 		inst.webhook = wh
 		inst.publish()
-		data, _ := json.Marshal(map[string]any{"url": MaskURL(url), "reason": reason, "at": time.Now().UTC()})
-		_, err := m.store.AppendEvent(ctx, store.Event{InstanceID: id, Type: EventWebhook, Data: data})
+		data, _ := json.Marshal(event.WebhookDisabled{URL: MaskURL(url), Reason: reason, At: time.Now().UTC()})
+		_, err := m.store.AppendEvent(ctx, store.Event{InstanceID: id, Type: event.TypeWebhookDisabled, Data: data})
 		return err
 	})
 }

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 // errDialed marks a request that net/http accepted and tried to connect.
@@ -18,8 +20,8 @@ var errDialed = errors.New("dialed")
 // fails every delivery on its URL or headers. It calls Webhook.Validate
 // plainly; re-point it if the validation moves.
 func FuzzWebhookValidate(f *testing.F) {
-	f.Add("https://example.com/hook", "X-Token", "abc", "s3cr3t", EventMsgReceived)
-	f.Add("http://192.168.1.10:8080/h?q=1#frag", "Authorization", "Bearer x", "", EventState)
+	f.Add("https://example.com/hook", "X-Token", "abc", "s3cr3t", event.TypeMessageReceived)
+	f.Add("http://192.168.1.10:8080/h?q=1#frag", "Authorization", "Bearer x", "", event.TypeState)
 	f.Add("ftp://example.com", "Host", "evil", "", "message.bogus")
 	f.Add("http://", "X-Meowgate-Signature", "forged", "", "")
 	f.Add("http://[::1]:99999/", "X-A", "line\r\nbreak", "", "")

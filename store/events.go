@@ -10,6 +10,8 @@ import (
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 // Event is one entry of the event log.
@@ -23,6 +25,12 @@ type Event struct {
 	Type       string
 	Data       json.RawMessage // JSON; empty means {}
 	CreatedAt  time.Time       // zero means now
+}
+
+// Envelope is ev as the API, the SSE stream and webhooks show it, under the
+// name of its instance.
+func (ev Event) Envelope(instance string) event.Envelope {
+	return event.Envelope{ID: ev.ID, Type: ev.Type, Instance: instance, CreatedAt: ev.CreatedAt, Data: ev.Data}
 }
 
 // Limits for ListEvents.

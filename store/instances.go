@@ -10,6 +10,8 @@ import (
 	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 // Desired states of an instance.
@@ -17,9 +19,6 @@ const (
 	DesiredRunning = "running"
 	DesiredStopped = "stopped"
 )
-
-// StateCreated is the observed state of an instance that was never started.
-const StateCreated = "created"
 
 // Instance is one row of the instances table. Settings and Webhook are JSON
 // owned by the caller; the store only checks that they are valid JSON.
@@ -86,7 +85,7 @@ func (s *Store) CreateInstance(ctx context.Context, in *Instance) error {
 		return err
 	}
 	if in.State == "" {
-		in.State = StateCreated
+		in.State = event.StateCreated
 	}
 	if in.CreatedAt.IsZero() {
 		in.CreatedAt = now()

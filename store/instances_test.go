@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 func TestInstanceCRUD(t *testing.T) {
@@ -17,7 +19,7 @@ func TestInstanceCRUD(t *testing.T) {
 	if err := s.CreateInstance(ctx, a); err != nil {
 		t.Fatal(err)
 	}
-	if a.State != StateCreated || a.Desired != DesiredStopped || a.CreatedAt.IsZero() || string(a.Webhook) != "{}" {
+	if a.State != event.StateCreated || a.Desired != DesiredStopped || a.CreatedAt.IsZero() || string(a.Webhook) != "{}" {
 		t.Errorf("defaults not filled in: %+v", a)
 	}
 	b := &Instance{ID: "ins_b", Name: "Home", TokenHash: "bb", CreatedAt: a.CreatedAt} // same ms: order by insertion

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 // Message statuses. Outgoing messages move forward through queued, sending,
@@ -58,14 +60,7 @@ type Message struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	SentAt         time.Time
-	History        []StatusChange
-}
-
-// StatusChange is one entry of a message's status history.
-type StatusChange struct {
-	Status string    `json:"status"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
+	History        []event.StatusChange
 }
 
 const messageCols = `seq, instance_id, id, direction, chat, sender, recipient, type, text, summary, reply_to,
@@ -152,23 +147,14 @@ func (s *Store) EnqueueMessage(ctx context.Context, m *Message) (existing bool, 
 	if existing {
 		return true, s.loadHistory(ctx, m)
 	}
-	m.History = []StatusChange{{Status: StatusQueued, At: at}}
+	m.History = []event.StatusChange{{Status: StatusQueued, At: at}}
 	return false, nil
 }
 
-// StatusEvent describes a status change for the event log; Data is filled in
-// by the store as {"id","chat","status","error","at"}.
-type statusEventData struct {
-	ID     string    `json:"id"`
-	Chat   string    `json:"chat"`
-	Status string    `json:"status"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
-}
-
-func appendStatusEvent(ctx context.Context, tx *Tx, instanceID, evType, id, chat, status, errText string, at time.Time) error {
-	data, _ := json.Marshal(statusEventData{ID: id, Chat: chat, Status: status, Error: errText, At: at})
-	_, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: evType, Data: data, CreatedAt: at})
+// appendStatusEvent appends the message.status event of a status change.
+func appendStatusEvent(ctx context.Context, tx *Tx, instanceID, id, chat, status, errText string, at time.Time) error {
+	data, _ := json.Marshal(event.MessageStatus{ID: id, Chat: chat, Status: status, Error: errText, At: at})
+	_, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: event.TypeMessageStatus, Data: data, CreatedAt: at})
 	return err
 }
 
@@ -207,7 +193,7 @@ func claimTx(ctx context.Context, tx *Tx, instanceID string, at time.Time) (clai
 		if err := addStatus(ctx, tx, instanceID, id, StatusExpired, "queue_ttl passed", at); err != nil {
 			return nil, next, err
 		}
-		if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chats[i], StatusExpired, "queue_ttl passed", at); err != nil {
+		if err := appendStatusEvent(ctx, tx, instanceID, id, chats[i], StatusExpired, "queue_ttl passed", at); err != nil {
 			return nil, next, err
 		}
 	}
@@ -304,7 +290,7 @@ func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.
 		if err := addStatus(ctx, tx, instanceID, id, StatusSent, "", t); err != nil {
 			return err
 		}
-		if _, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: "message.sent", Data: data, CreatedAt: t}); err != nil {
+		if _, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: event.TypeMessageSent, Data: data, CreatedAt: t}); err != nil {
 			return err
 		}
 		if _, err := applyReceiptsTx(ctx, tx, instanceID, early, t); err != nil {
@@ -356,7 +342,7 @@ func (s *Store) endMessagesN(ctx context.Context, instanceID, where string, args
 			if err := addStatus(ctx, tx, instanceID, id, status, errText, at); err != nil {
 				return err
 			}
-			if err := appendStatusEvent(ctx, tx, instanceID, "message.status", id, chats[i], status, errText, at); err != nil {
+			if err := appendStatusEvent(ctx, tx, instanceID, id, chats[i], status, errText, at); err != nil {
 				return err
 			}
 		}
@@ -447,7 +433,7 @@ func applyReceiptsTx(ctx context.Context, tx *Tx, instanceID string, rs []Receip
 		if err := addStatus(ctx, tx, instanceID, r.ID, r.Status, "", t); err != nil {
 			return nil, err
 		}
-		if err := appendStatusEvent(ctx, tx, instanceID, "message.status", r.ID, chat, r.Status, "", at); err != nil {
+		if err := appendStatusEvent(ctx, tx, instanceID, r.ID, chat, r.Status, "", at); err != nil {
 			return nil, err
 		}
 	}
@@ -538,7 +524,7 @@ func (s *Store) loadHistory(ctx context.Context, m *Message) error {
 	}
 	m.History = m.History[:0]
 	for _, r := range rows {
-		m.History = append(m.History, StatusChange{Status: r.Status, Error: r.Error, At: fromMS(r.At)})
+		m.History = append(m.History, event.StatusChange{Status: r.Status, Error: r.Error, At: fromMS(r.At)})
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/store"
 )
@@ -32,12 +33,12 @@ func TestDeliveryRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev1 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev1 := e.event(ins, event.TypeMessageReceived, `{}`)
 	dead := e.waitStatus(ins, ev1, store.DeliveryDead)
 	rc.mu.Lock()
 	reject = false
 	rc.mu.Unlock()
-	ev2 := e.event(ins, instance.EventMsgSent, `{}`)
+	ev2 := e.event(ins, event.TypeMessageSent, `{}`)
 	done := e.waitStatus(ins, ev2, store.DeliveryDelivered)
 
 	call := func(method, path, key string, wantStatus int) map[string]any {

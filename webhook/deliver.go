@@ -6,7 +6,6 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -27,16 +26,6 @@ const (
 	maxResponseRead = 64 << 10 // bytes of a response body read at most
 	maxSnippet      = 512      // bytes of body or error text recorded
 )
-
-// Payload is the body of every POST: an event as the API shows it
-// (GET …/events, the SSE stream).
-type Payload struct {
-	ID        string          `json:"id"` // the event id, decimal
-	Type      string          `json:"type"`
-	Instance  string          `json:"instance"` // the instance's name
-	CreatedAt time.Time       `json:"created_at"`
-	Data      json.RawMessage `json:"data"`
-}
 
 // Sign returns the X-Meowgate-Signature value for body at time t:
 // "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>".
@@ -66,14 +55,7 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 	if name == "" {
 		name = r.id
 	}
-	data := ev.Data
-	if len(data) == 0 {
-		data = json.RawMessage(`{}`)
-	}
-	body, err := json.Marshal(Payload{ID: strconv.FormatInt(ev.ID, 10), Type: ev.Type, Instance: name, CreatedAt: ev.CreatedAt.UTC(), Data: data})
-	if err != nil {
-		return fmt.Errorf("webhook: encode event %d: %w", ev.ID, err)
-	}
+	body := ev.Envelope(name).AppendJSON(nil) // the body of every POST
 
 	start := time.Now()
 	o := r.post(ctx, cfg, ev, body)

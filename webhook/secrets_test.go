@@ -10,7 +10,7 @@ import (
 	"testing"
 
 	"github.com/meowgate/meowgate/api"
-	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -78,10 +78,10 @@ func TestDeliveryUsesRealSecrets(t *testing.T) {
 	roundTrip("bearer")
 
 	basic, _ := e.m.Get("basic")
-	ev := e.event(basic.ID, instance.EventMsgReceived, `{}`)
+	ev := e.event(basic.ID, event.TypeMessageReceived, `{}`)
 	e.waitStatus(basic.ID, ev, store.DeliveryDelivered)
 	bear, _ := e.m.Get("bearer")
-	ev2 := e.event(bear.ID, instance.EventMsgReceived, `{}`)
+	ev2 := e.event(bear.ID, event.TypeMessageReceived, `{}`)
 	e.waitStatus(bear.ID, ev2, store.DeliveryDelivered)
 	for _, q := range rc.requests() {
 		switch q.delivery {
@@ -99,7 +99,7 @@ func TestDeliveryUsesRealSecrets(t *testing.T) {
 
 	// A failing receiver: its error, shown as last_error, masks the URL.
 	rc.setRespond(func(w http.ResponseWriter, _ string, _ int) int { return http.StatusGone })
-	ev3 := e.event(basic.ID, instance.EventMsgReceived, `{}`)
+	ev3 := e.event(basic.ID, event.TypeMessageReceived, `{}`)
 	e.waitStatus(basic.ID, ev3, store.DeliveryDead)
 	noLeak("deliveries", call("GET", "/v1/instances/basic/webhook/deliveries", nil))
 	events := call("GET", "/v1/instances/basic/events?after=0", nil)
@@ -110,7 +110,7 @@ func TestDeliveryUsesRealSecrets(t *testing.T) {
 	dead := strings.Replace(rc.srv.URL, "http://", "http://hookuser:p%40ss%3Aw0rd-61@", 1)
 	rc.srv.Close()
 	call("PATCH", "/v1/instances/basic", map[string]any{"webhook": map[string]any{"url": dead + "/h", "enabled": true}})
-	ev4 := e.event(basic.ID, instance.EventMsgReceived, `{}`)
+	ev4 := e.event(basic.ID, event.TypeMessageReceived, `{}`)
 	d := e.waitStatus(basic.ID, ev4, store.DeliveryFailed)
 	if strings.Contains(d.LastError, "w0rd") || !strings.Contains(d.LastError, "xxxxx") {
 		t.Errorf("last_error of a network failure: %q", d.LastError)

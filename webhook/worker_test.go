@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/webhook"
@@ -28,12 +29,12 @@ func TestDeliveryHeadersAndSignature(t *testing.T) {
 		"secret":  secret,
 		"headers": map[string]string{"X-Custom": "yes"},
 	}))
-	evID := e.event(ins, instance.EventMsgReceived, `{"text":"hi","n":1}`)
+	evID := e.event(ins, event.TypeMessageReceived, `{"text":"hi","n":1}`)
 	d := e.waitStatus(ins, evID, store.DeliveryDelivered)
 	if d.Attempts != 1 || d.LastStatus != 200 || d.LastError != "" || d.LastResponse != "answer 200" || d.DeliveredAt.IsZero() {
 		t.Errorf("delivery = %+v", d)
 	}
-	if d.EventType != instance.EventMsgReceived || !strings.HasSuffix(d.URL, "/hook?x=1") {
+	if d.EventType != event.TypeMessageReceived || !strings.HasSuffix(d.URL, "/hook?x=1") {
 		t.Errorf("delivery = %+v", d)
 	}
 
@@ -45,7 +46,7 @@ func TestDeliveryHeadersAndSignature(t *testing.T) {
 	for k, want := range map[string]string{
 		"Content-Type":        "application/json",
 		"User-Agent":          "meowgate/test",
-		"X-Meowgate-Event":    instance.EventMsgReceived,
+		"X-Meowgate-Event":    event.TypeMessageReceived,
 		"X-Meowgate-Delivery": id(evID),
 		"X-Custom":            "yes",
 	} {
@@ -85,7 +86,7 @@ func TestDeliveryHeadersAndSignature(t *testing.T) {
 
 	// Without a secret there is no signature.
 	plain := e.create("plain", hook(rc.srv.URL, nil))
-	ev2 := e.event(plain, instance.EventState, `{}`)
+	ev2 := e.event(plain, event.TypeState, `{}`)
 	e.waitStatus(plain, ev2, store.DeliveryDelivered)
 	if r := rc.requests()[1]; r.header.Get("X-Meowgate-Signature") != "" || !strings.Contains(string(r.body), `"instance":"plain"`) {
 		t.Errorf("unsigned request: %v %s", r.header, r.body)
@@ -104,11 +105,11 @@ func TestOrderUnderRetries(t *testing.T) {
 	})
 	ins := e.create("ordered", hook(rc.srv.URL, nil))
 	rc.mu.Lock()
-	ev1 := e.event(ins, instance.EventMsgReceived, `{"n":1}`)
+	ev1 := e.event(ins, event.TypeMessageReceived, `{"n":1}`)
 	first = id(ev1)
 	rc.mu.Unlock()
-	ev2 := e.event(ins, instance.EventMsgReceived, `{"n":2}`)
-	ev3 := e.event(ins, instance.EventMsgSent, `{"n":3}`)
+	ev2 := e.event(ins, event.TypeMessageReceived, `{"n":2}`)
+	ev3 := e.event(ins, event.TypeMessageSent, `{"n":3}`)
 	e.waitStatus(ins, ev3, store.DeliveryDelivered)
 
 	want := []string{id(ev1), id(ev1), id(ev1), id(ev1), id(ev2), id(ev3)}
@@ -137,7 +138,7 @@ func TestServerErrorRetriedThenDelivered(t *testing.T) {
 		return http.StatusNoContent
 	})
 	ins := e.create("flaky", hook(rc.srv.URL, nil))
-	ev := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev := e.event(ins, event.TypeMessageReceived, `{}`)
 	// In between, the delivery is failed with a next attempt scheduled.
 	waitFor(t, "a failed attempt", func() bool {
 		d := e.delivery(ins, ev)
@@ -166,10 +167,10 @@ func TestClientErrorIsDeadAtOnce(t *testing.T) {
 	})
 	ins := e.create("picky", hook(rc.srv.URL, nil))
 	rc.mu.Lock()
-	ev1 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev1 := e.event(ins, event.TypeMessageReceived, `{}`)
 	bad = id(ev1)
 	rc.mu.Unlock()
-	ev2 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev2 := e.event(ins, event.TypeMessageReceived, `{}`)
 	d := e.waitStatus(ins, ev1, store.DeliveryDead)
 	if d.Attempts != 1 || d.LastStatus != 400 || d.LastError != "HTTP 400 Bad Request: answer 400" || !d.NextAttemptAt.IsZero() {
 		t.Errorf("dead delivery %+v", d)
@@ -198,11 +199,11 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	})
 	ins := e.create("gone", hook(rc.srv.URL, nil))
 	rc.mu.Lock()
-	ev1 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev1 := e.event(ins, event.TypeMessageReceived, `{}`)
 	gone = id(ev1)
 	rc.mu.Unlock()
 	e.waitStatus(ins, ev1, store.DeliveryFailed)
-	ev2 := e.event(ins, instance.EventMsgReceived, `{}`) // queued while ev1 is retried
+	ev2 := e.event(ins, event.TypeMessageReceived, `{}`) // queued while ev1 is retried
 	e.delivery(ins, ev2)
 	rc.mu.Lock()
 	goneNow = true
@@ -221,7 +222,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		evs, _ = e.st.ListEvents(context.Background(), ins, ev2, 100)
 		return len(evs) > 0
 	})
-	if len(evs) != 1 || evs[0].Type != instance.EventWebhook {
+	if len(evs) != 1 || evs[0].Type != event.TypeWebhookDisabled {
 		t.Fatalf("events after disabling: %+v", evs)
 	}
 	var data struct{ URL, Reason string }
@@ -230,7 +231,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	}
 
 	// Off: new events are read and skipped; ev2 stays pending, unsent.
-	ev3 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev3 := e.event(ins, event.TypeMessageReceived, `{}`)
 	e.waitCursor(ins, ev3)
 	if ds, _ := e.st.ListWebhookDeliveries(context.Background(), ins, "", 100); len(ds) != 2 {
 		t.Errorf("%d deliveries, want 2 (ev3 and webhook.disabled skipped)", len(ds))
@@ -244,7 +245,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.waitStatus(ins, ev2, store.DeliveryDelivered)
-	ev4 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev4 := e.event(ins, event.TypeMessageReceived, `{}`)
 	e.waitStatus(ins, ev4, store.DeliveryDelivered)
 	var got []string
 	for _, q := range rc.requests() {
@@ -274,12 +275,12 @@ func TestSlowReceiverDoesNotBlockOthers(t *testing.T) {
 	a := e.create("a", hook(slow.srv.URL, nil))
 	b := e.create("b", hook(fast.srv.URL, nil))
 
-	evA := e.event(a, instance.EventMsgReceived, `{}`)
-	evA2 := e.event(a, instance.EventMsgReceived, `{}`)
+	evA := e.event(a, event.TypeMessageReceived, `{}`)
+	evA2 := e.event(a, event.TypeMessageReceived, `{}`)
 	waitChan(t, "A's first POST", entered)
 	var evB []int64
 	for range 5 {
-		evB = append(evB, e.event(b, instance.EventMsgReceived, `{}`))
+		evB = append(evB, e.event(b, event.TypeMessageReceived, `{}`))
 	}
 	for _, ev := range evB {
 		e.waitStatus(b, ev, store.DeliveryDelivered)
@@ -305,7 +306,7 @@ func TestRetryWindowExhausted(t *testing.T) {
 	rc := newReceiver(t, func(http.ResponseWriter, string, int) int { return http.StatusServiceUnavailable })
 	ins := e.create("down", hook(rc.srv.URL, nil))
 	start := time.Now()
-	ev := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev := e.event(ins, event.TypeMessageReceived, `{}`)
 	d := e.waitStatus(ins, ev, store.DeliveryDead)
 	if d.Attempts < 3 || d.LastStatus != 503 || !strings.Contains(d.LastError, "gave up") {
 		t.Errorf("dead delivery %+v", d)
@@ -333,19 +334,19 @@ func TestRestartResumes(t *testing.T) {
 		return 200
 	})
 	ins := e.create("restart", hook(rc.srv.URL, nil))
-	ev1 := e.event(ins, instance.EventMsgReceived, `{"n":1}`)
-	ev2 := e.event(ins, instance.EventMsgReceived, `{"n":2}`)
+	ev1 := e.event(ins, event.TypeMessageReceived, `{"n":1}`)
+	ev2 := e.event(ins, event.TypeMessageReceived, `{"n":2}`)
 	e.waitStatus(ins, ev2, store.DeliveryDelivered)
 	rc.mu.Lock()
-	ev3 := e.event(ins, instance.EventMsgReceived, `{"n":3}`)
+	ev3 := e.event(ins, event.TypeMessageReceived, `{"n":3}`)
 	stuck = id(ev3)
 	rc.mu.Unlock()
-	ev4 := e.event(ins, instance.EventMsgReceived, `{"n":4}`)
+	ev4 := e.event(ins, event.TypeMessageReceived, `{"n":4}`)
 	e.waitStatus(ins, ev3, store.DeliveryFailed)
 	e.delivery(ins, ev4)
 
 	e.stopWorker()
-	ev5 := e.event(ins, instance.EventMsgReceived, `{"n":5}`) // while no worker runs
+	ev5 := e.event(ins, event.TypeMessageReceived, `{"n":5}`) // while no worker runs
 	e.closeAll()
 	rc.mu.Lock()
 	down = false
@@ -356,7 +357,7 @@ func TestRestartResumes(t *testing.T) {
 	for _, ev := range []int64{ev3, ev4, ev5} {
 		e.waitStatus(ins, ev, store.DeliveryDelivered)
 	}
-	ev6 := e.event(ins, instance.EventMsgReceived, `{"n":6}`)
+	ev6 := e.event(ins, event.TypeMessageReceived, `{"n":6}`)
 	e.waitStatus(ins, ev6, store.DeliveryDelivered)
 	for _, ev := range []int64{ev1, ev2, ev4, ev5, ev6} {
 		if n := rc.count(ev); n != 1 {
@@ -380,12 +381,12 @@ func TestRestartResumes(t *testing.T) {
 func TestEventFilterAndNoWebhook(t *testing.T) {
 	e := newEnv(t, nil)
 	rc := newReceiver(t, nil)
-	ins := e.create("filtered", hook(rc.srv.URL, map[string]any{"events": []string{instance.EventMsgReceived, instance.EventCallReceived}}))
-	e.event(ins, instance.EventState, `{}`)
-	r1 := e.event(ins, instance.EventMsgReceived, `{}`)
-	e.event(ins, instance.EventMsgSent, `{}`)
-	c1 := e.event(ins, instance.EventCallReceived, `{}`)
-	last := e.event(ins, instance.EventMsgStatus, `{}`)
+	ins := e.create("filtered", hook(rc.srv.URL, map[string]any{"events": []string{event.TypeMessageReceived, event.TypeCallReceived}}))
+	e.event(ins, event.TypeState, `{}`)
+	r1 := e.event(ins, event.TypeMessageReceived, `{}`)
+	e.event(ins, event.TypeMessageSent, `{}`)
+	c1 := e.event(ins, event.TypeCallReceived, `{}`)
+	last := e.event(ins, event.TypeMessageStatus, `{}`)
 	e.waitCursor(ins, last)
 	e.waitStatus(ins, c1, store.DeliveryDelivered)
 	if got := rc.order(); !slices.Equal(got, []string{id(r1), id(c1)}) {
@@ -399,7 +400,7 @@ func TestEventFilterAndNoWebhook(t *testing.T) {
 	// No webhook: events are read and skipped; configuring one later does
 	// not replay them.
 	none := e.create("none", nil)
-	old := e.event(none, instance.EventMsgReceived, `{}`)
+	old := e.event(none, event.TypeMessageReceived, `{}`)
 	e.waitCursor(none, old)
 	if ds, _ := e.st.ListWebhookDeliveries(context.Background(), none, "", 100); len(ds) != 0 {
 		t.Errorf("deliveries without a webhook: %+v", ds)
@@ -407,7 +408,7 @@ func TestEventFilterAndNoWebhook(t *testing.T) {
 	if _, err := e.m.Update(context.Background(), "none", instance.UpdateParams{Webhook: json.RawMessage(`{"url":"` + rc.srv.URL + `","enabled":true}`)}); err != nil {
 		t.Fatal(err)
 	}
-	fresh := e.event(none, instance.EventMsgReceived, `{}`)
+	fresh := e.event(none, event.TypeMessageReceived, `{}`)
 	e.waitStatus(none, fresh, store.DeliveryDelivered)
 	if rc.count(old) != 0 {
 		t.Error("an event from before the webhook was delivered")
@@ -425,12 +426,12 @@ func TestManualRetry(t *testing.T) {
 	})
 	ins := e.create("retry", hook(rc.srv.URL, nil))
 	other := e.create("other", nil)
-	ev1 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev1 := e.event(ins, event.TypeMessageReceived, `{}`)
 	dead := e.waitStatus(ins, ev1, store.DeliveryDead)
 	rc.mu.Lock()
 	reject = false
 	rc.mu.Unlock()
-	ev2 := e.event(ins, instance.EventMsgReceived, `{}`)
+	ev2 := e.event(ins, event.TypeMessageReceived, `{}`)
 	done := e.waitStatus(ins, ev2, store.DeliveryDelivered)
 
 	ctx := context.Background()
@@ -477,7 +478,7 @@ func TestReceiverRecoversAfterFiveFailures(t *testing.T) {
 	ins := e.create("recovers", hook(rc.srv.URL, nil))
 	var evs []int64
 	for n := range 20 {
-		evs = append(evs, e.event(ins, instance.EventMsgReceived, fmt.Sprintf(`{"n":%d}`, n)))
+		evs = append(evs, e.event(ins, event.TypeMessageReceived, fmt.Sprintf(`{"n":%d}`, n)))
 	}
 	e.waitStatus(ins, evs[len(evs)-1], store.DeliveryDelivered)
 	var got []string

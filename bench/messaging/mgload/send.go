@@ -132,11 +132,11 @@ func send(o sendOpts) map[string]any {
 				continue
 			}
 			switch {
-			case ev.Type == "message.sent":
+			case ev.Type == client.EventMessageSent:
 				sentAt[id] = ev.CreatedAt
-			case ev.Type == "message.status" && (status == "read" || status == "played"):
+			case ev.Type == client.EventMessageStatus && (status == "read" || status == "played"):
 				readAt[id] = ev.CreatedAt
-			case ev.Type == "message.status" && (status == "failed" || status == "expired" || status == "canceled"):
+			case ev.Type == client.EventMessageStatus && (status == "failed" || status == "expired" || status == "canceled"):
 				failed++
 			}
 		}

@@ -104,11 +104,11 @@ func webhook(o hookOpts) map[string]any {
 			after, _ = strconv.ParseInt(ev.ID, 10, 64)
 			total++
 			switch ev.Type {
-			case "message.status":
+			case client.EventMessageStatus:
 				if _, st := idOf(ev); st == "read" {
 					reads++
 				}
-			case "message.received":
+			case client.EventMessageReceived:
 				received++
 			}
 		}
@@ -179,7 +179,7 @@ func webhook(o hookOpts) map[string]any {
 		// by meowgate in ms as they are appended, measure latency.
 		var lat []time.Duration
 		for _, d := range ds {
-			if d.typ != "message.status" {
+			if d.typ != client.EventMessageStatus {
 				lat = append(lat, d.received.Sub(d.created))
 			}
 		}

@@ -1,0 +1,34 @@
+// Package event is the vocabulary of the event log: the event types, the
+// payload each carries as its data, and the envelope in which the API, the
+// SSE stream and webhooks show an event. Adding an event type starts here.
+//
+// It imports nothing of meowgate: store, instance, webhook and api import it.
+package event
+
+// Event types.
+const (
+	TypeState           = "instance.state"
+	TypeQR              = "instance.qr"
+	TypeMessageReceived = "message.received"
+	TypeMessageSent     = "message.sent"
+	TypeMessageStatus   = "message.status"
+	TypeMessageEcho     = "message.echo"
+	TypeCallReceived    = "call.received"
+	TypeWebhookDisabled = "webhook.disabled"
+)
+
+// Types lists every event type, in the order error messages name them
+// (webhook filters and the SSE types query accept these).
+var Types = []string{TypeState, TypeQR, TypeMessageReceived, TypeMessageSent, TypeMessageStatus, TypeMessageEcho, TypeCallReceived, TypeWebhookDisabled}
+
+// States of an instance (design.md "Instance states"): the state and
+// previous of an instance.state event.
+const (
+	StateCreated      = "created"
+	StateStarting     = "starting"
+	StateScanQR       = "scan_qr"
+	StateConnected    = "connected"
+	StateDisconnected = "disconnected"
+	StateFailed       = "failed"
+	StateLoggedOut    = "logged_out"
+)
