@@ -1,6 +1,7 @@
 // Package client is a typed Go client for the meowgate HTTP API. It knows
-// the wire only (routes, JSON shapes, error codes), not the server's
-// packages, so third parties can use it as it is; the meowgate CLI, the
+// the wire only (routes, JSON shapes, error codes) and, of the server's
+// packages, only the event vocabulary (package event, which imports
+// nothing), so third parties can use it as it is; the meowgate CLI, the
 // benchmarks and the end-to-end tests use it too.
 //
 //	c := client.New("http://127.0.0.1:8080", key)

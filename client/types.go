@@ -3,17 +3,20 @@ package client
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/meowgate/meowgate/event"
 )
 
-// Instance states (design.md "Instance states").
+// Instance states (design.md "Instance states"), from the event
+// vocabulary the server uses (package event imports nothing else).
 const (
-	StateCreated      = "created"
-	StateStarting     = "starting"
-	StateScanQR       = "scan_qr"
-	StateConnected    = "connected"
-	StateDisconnected = "disconnected"
-	StateFailed       = "failed"
-	StateLoggedOut    = "logged_out"
+	StateCreated      = event.StateCreated
+	StateStarting     = event.StateStarting
+	StateScanQR       = event.StateScanQR
+	StateConnected    = event.StateConnected
+	StateDisconnected = event.StateDisconnected
+	StateFailed       = event.StateFailed
+	StateLoggedOut    = event.StateLoggedOut
 )
 
 // Some reasons a state change carries.
@@ -43,13 +46,14 @@ const (
 
 // Event types.
 const (
-	EventInstanceState   = "instance.state"
-	EventInstanceQR      = "instance.qr"
-	EventMessageReceived = "message.received"
-	EventMessageSent     = "message.sent"
-	EventMessageStatus   = "message.status"
-	EventMessageEcho     = "message.echo"
-	EventCallReceived    = "call.received"
+	EventInstanceState   = event.TypeState
+	EventInstanceQR      = event.TypeQR
+	EventMessageReceived = event.TypeMessageReceived
+	EventMessageSent     = event.TypeMessageSent
+	EventMessageStatus   = event.TypeMessageStatus
+	EventMessageEcho     = event.TypeMessageEcho
+	EventCallReceived    = event.TypeCallReceived
+	EventWebhookDisabled = event.TypeWebhookDisabled
 )
 
 // Error codes.
