@@ -104,7 +104,7 @@ func statusLine(m *instance.Manager) string {
 		if i.State == instance.StateConnected {
 			connected++
 		}
-		queued += i.Queue.Pending
+		queued += i.Counts.Pending
 	}
 	return fmt.Sprintf("%d/%d instances connected, %d queued", connected, total, queued) + storageStatus(m.Space())
 }

@@ -53,6 +53,7 @@ type handler struct {
 	admin  []byte
 	limits *limiter
 	mux    *http.ServeMux
+	views  *views // cached encodings of instances
 }
 
 // access says who may call a route.
@@ -137,6 +138,7 @@ func New(opts Options) http.Handler {
 		opts.Ready.Store(true)
 	}
 	h := &handler{opts: opts, m: opts.Manager, log: opts.Log, admin: []byte(opts.AdminKey), mux: http.NewServeMux()}
+	h.views = &views{m: opts.Manager}
 	h.limits = newLimiter(opts.RateLimit, opts.RateBurst, opts.CreatePerMinute)
 	h.limits.failBurst = opts.AuthFailBurst
 	methods := map[string][]string{}
@@ -156,7 +158,7 @@ func New(opts Options) http.Handler {
 		}
 		h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			h.writeError(w, r, errorf(http.StatusMethodNotAllowed, "method_not_allowed", "%s is not allowed here; use %s", r.Method, allow))
+			h.writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, allow))
 		})
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.writeError(w, r, errNotFound) })
@@ -217,12 +219,12 @@ func (h *handler) authenticate(r *http.Request, a access) (*caller, error) {
 		// Wrong keys are rate-limited per client address, so a key cannot
 		// be guessed at full speed.
 		if wait := h.limits.allowFailure(remoteHost(r)); wait > 0 {
-			return nil, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many failed authentications", RetryAfter: wait}
+			return nil, &Error{Status: http.StatusTooManyRequests, Code: codeRateLimited, Message: "too many failed authentications", RetryAfter: wait}
 		}
 		return nil, errUnauthorized
 	}
 	if wait := h.limits.allow(c.key); wait > 0 {
-		return nil, &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many requests", RetryAfter: wait}
+		return nil, &Error{Status: http.StatusTooManyRequests, Code: codeRateLimited, Message: "too many requests", RetryAfter: wait}
 	}
 	// {name} is resolved once, here: handlers act on the resolved id, and
 	// a token may act only where that id is its own. Comparing the path
@@ -283,7 +285,7 @@ func (h *handler) recoverer(next http.Handler) http.Handler {
 					panic(v)
 				}
 				h.log.Error("panic in handler", "method", r.Method, "path", r.URL.Path, "panic", v)
-				h.writeError(w, r, errorf(http.StatusInternalServerError, "internal", "internal error"))
+				h.writeError(w, r, errInternal)
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -452,7 +452,12 @@ func FuzzSendMessage(f *testing.F) {
 		if w.Header().Get("Idempotent-Replayed") == "true" {
 			return // the first message with this key, whatever this body says
 		}
-		var in instance.SendParams
+		var in struct {
+			To      string `json:"to"`
+			Text    string `json:"text"`
+			ReplyTo string `json:"reply_to"`
+			SendAt  string `json:"send_at"`
+		}
 		if err := json.Unmarshal([]byte(body), &in); err != nil {
 			t.Fatalf("202 for a body that does not decode: %v", err)
 		}

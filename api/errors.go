@@ -4,12 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/meowgate/meowgate/instance"
-	"github.com/meowgate/meowgate/wasim"
 )
 
 // Error is an API error: an HTTP status and a stable code clients can
@@ -29,61 +29,104 @@ func errorf(status int, code, format string, args ...any) *Error {
 	return &Error{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-var (
-	errUnauthorized = errorf(http.StatusUnauthorized, "unauthorized", "missing or invalid API key")
-	errForbidden    = errorf(http.StatusForbidden, "forbidden", "this route needs the admin key")
-	errNotFound     = errorf(http.StatusNotFound, "not_found", "no such route")
-	errNoInstance   = errorf(http.StatusNotFound, "not_found", "instance not found")
-	// A full disk refuses new work until space is freed; nothing is lost.
-	errStorageFull = &Error{Status: http.StatusInsufficientStorage, Code: "storage_full", RetryAfter: time.Minute,
-		Message: "the disk of the database is (almost) full; free space and retry"}
+// The stable error codes (design.md "Errors"): clients switch on them, so
+// they never change.
+const (
+	codeBadRequest          = "bad_request"
+	codeUnauthorized        = "unauthorized"
+	codeForbidden           = "forbidden"
+	codeNotFound            = "not_found"
+	codeMethodNotAllowed    = "method_not_allowed"
+	codeConflict            = "conflict"
+	codeAlreadyConnected    = "already_connected"
+	codeNotConnected        = "not_connected"
+	codeNotPaired           = "not_paired"
+	codeNotAwaitingQR       = "not_awaiting_qr"
+	codeTooLarge            = "too_large"
+	codeInvalid             = "invalid"
+	codeIdempotencyMismatch = "idempotency_mismatch"
+	codeRateLimited         = "rate_limited"
+	codeWebhookLoop         = "webhook_loop"
+	codeUnavailable         = "unavailable"
+	codeStorageFull         = "storage_full"
+	codeInternal            = "internal"
 )
+
+var (
+	errUnauthorized = errorf(http.StatusUnauthorized, codeUnauthorized, "missing or invalid API key")
+	errForbidden    = errorf(http.StatusForbidden, codeForbidden, "this route needs the admin key")
+	errNotFound     = errorf(http.StatusNotFound, codeNotFound, "no such route")
+	errNoInstance   = errorf(http.StatusNotFound, codeNotFound, "instance not found")
+	// A full disk refuses new work until space is freed; nothing is lost.
+	errStorageFull = &Error{Status: http.StatusInsufficientStorage, Code: codeStorageFull, RetryAfter: time.Minute,
+		Message: "the disk of the database is (almost) full; free space and retry"}
+	errInternal = errorf(http.StatusInternalServerError, codeInternal, "internal error")
+)
+
+// errHTTP is the one table from domain errors (matched with errors.Is, in
+// order) to API errors.
+var errHTTP = []struct {
+	err error
+	api *Error
+}{
+	{instance.ErrIdempotencyMismatch, &Error{Status: http.StatusUnprocessableEntity, Code: codeIdempotencyMismatch,
+		Message: "the Idempotency-Key was used for a different message",
+		Fields:  map[string]string{"Idempotency-Key": "was used for a different message in the last 24 hours; use a new key"}}},
+	{instance.ErrMessageNotFound, errorf(http.StatusNotFound, codeNotFound, "message not found")},
+	{instance.ErrNotFound, errNoInstance},
+	{instance.ErrNameTaken, errorf(http.StatusConflict, codeConflict, "an instance with that name already exists")},
+	{instance.ErrClosed, errorf(http.StatusServiceUnavailable, codeUnavailable, "shutting down")},
+	{instance.ErrStorageFull, errStorageFull},
+	{context.DeadlineExceeded, errorf(http.StatusServiceUnavailable, codeUnavailable, "timed out")},
+}
+
+// stateCodes are the 409 codes of conflicts with an instance's state
+// (instance.StateError); any other is plain conflict.
+var stateCodes = map[error]string{
+	instance.ErrAlreadyConnected: codeAlreadyConnected,
+	instance.ErrNotConnected:     codeNotConnected,
+	instance.ErrNotPaired:        codeNotPaired,
+	instance.ErrNotAwaitingQR:    codeNotAwaitingQR,
+}
+
+// wireFields renames the domain's field keys that the API spells otherwise
+// (a header rather than a body field).
+var wireFields = map[string]string{instance.FieldIdempotencyKey: "Idempotency-Key"}
+
+// invalidFields is the 422 for bad fields.
+func invalidFields(message string, fields map[string]string) *Error {
+	return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: message, Fields: fields}
+}
 
 // toAPIError maps domain errors to API errors; anything unknown is internal.
 func toAPIError(err error) *Error {
 	var ae *Error
 	var ve *instance.ValidationError
 	var se *instance.StateError
-	var ufe *instance.UnknownFieldError
 	switch {
 	case errors.As(err, &ae):
 		return ae
-	case errors.As(err, &ufe):
-		return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: ufe.Error(), Fields: map[string]string{ufe.Field: "unknown field"}}
 	case errors.As(err, &ve):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "some fields are invalid", Fields: ve.Fields}
-	case errors.Is(err, instance.ErrIdempotencyMismatch):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "idempotency_mismatch", Message: err.Error(),
-			Fields: map[string]string{"Idempotency-Key": "was used for a different message in the last 24 hours; use a new key"}}
-	case errors.Is(err, instance.ErrMessageNotFound):
-		return errorf(http.StatusNotFound, "not_found", "message not found")
-	case errors.Is(err, instance.ErrNotFound):
-		return errNoInstance
-	case errors.Is(err, instance.ErrNameTaken):
-		return errorf(http.StatusConflict, "conflict", "an instance with that name already exists")
+		fields := ve.Fields
+		for from, to := range wireFields {
+			if msg, ok := fields[from]; ok {
+				fields = maps.Clone(fields)
+				delete(fields, from)
+				fields[to] = msg
+			}
+		}
+		return invalidFields("some fields are invalid", fields)
 	case errors.As(err, &se):
-		code := map[error]string{
-			instance.ErrAlreadyConnected: "already_connected",
-			instance.ErrNotConnected:     "not_connected",
-			instance.ErrNotPaired:        "not_paired",
-			instance.ErrNotAwaitingQR:    "not_awaiting_qr",
-		}[se.Err]
+		code := stateCodes[se.Err]
 		if code == "" {
-			code = "conflict"
+			code = codeConflict
 		}
 		return &Error{Status: http.StatusConflict, Code: code, Message: se.Err.Error(), State: se.State}
-	case errors.Is(err, instance.ErrClosed):
-		return errorf(http.StatusServiceUnavailable, "unavailable", "shutting down")
-	case errors.Is(err, wasim.ErrNoPendingQR), errors.Is(err, wasim.ErrNoPendingCode):
-		return errorf(http.StatusConflict, "not_awaiting_qr", "%v", err)
-	case errors.Is(err, wasim.ErrWrongCode):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "the code does not match", Fields: map[string]string{"code": "does not match the code the instance shows"}}
-	case errors.Is(err, wasim.ErrNotOnWhatsApp), errors.Is(err, wasim.ErrBadPhoneNumber):
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: err.Error(), Fields: map[string]string{"phone": err.Error()}}
-	case errors.Is(err, instance.ErrStorageFull):
-		return errStorageFull
-	case errors.Is(err, context.DeadlineExceeded):
-		return errorf(http.StatusServiceUnavailable, "unavailable", "timed out")
+	}
+	for _, e := range errHTTP {
+		if errors.Is(err, e.err) {
+			return e.api
+		}
 	}
 	return nil
 }
@@ -92,7 +135,7 @@ func (h *handler) writeError(w http.ResponseWriter, r *http.Request, err error) 
 	ae := toAPIError(err)
 	if ae == nil {
 		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
-		ae = errorf(http.StatusInternalServerError, "internal", "internal error")
+		ae = errInternal
 	}
 	if ae.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((ae.RetryAfter+time.Second-1)/time.Second)))

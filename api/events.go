@@ -29,7 +29,7 @@ func parseAfter(s string) (int64, error) {
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || n < 0 {
-		return 0, &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "after must be an event id",
+		return 0, &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "after must be an event id",
 			Fields: map[string]string{"after": "must be a non-negative integer event id"}}
 	}
 	return n, nil
@@ -49,7 +49,7 @@ func (h *handler) instanceEvents(w http.ResponseWriter, r *http.Request, c *call
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > store.MaxEventLimit {
-			return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad limit",
+			return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "bad limit",
 				Fields: map[string]string{"limit": fmt.Sprintf("must be between 1 and %d", store.MaxEventLimit)}}
 		}
 		limit = n
@@ -87,7 +87,7 @@ func (h *handler) stream(w http.ResponseWriter, r *http.Request, c *caller) erro
 		for _, s := range strings.Split(t, ",") {
 			s = strings.TrimSpace(s)
 			if !slices.Contains(event.Types, s) {
-				return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad query",
+				return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "bad query",
 					Fields: map[string]string{"types": fmt.Sprintf("unknown event type %q; known: %s", s, strings.Join(event.Types, ", "))}}
 			}
 			types[s] = true

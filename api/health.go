@@ -15,7 +15,7 @@ func (h *handler) healthz(w http.ResponseWriter, r *http.Request, _ *caller) err
 
 func (h *handler) readyz(w http.ResponseWriter, r *http.Request, _ *caller) error {
 	if !h.opts.Ready.Load() {
-		return errorf(http.StatusServiceUnavailable, "unavailable", "starting or stopping")
+		return errorf(http.StatusServiceUnavailable, codeUnavailable, "starting or stopping")
 	}
 	if h.opts.Manager.Space().Full {
 		e := *errStorageFull

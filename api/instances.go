@@ -14,19 +14,26 @@ import (
 
 func (h *handler) createInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if wait := h.limits.allowCreate(c.key); wait > 0 {
-		return &Error{Status: http.StatusTooManyRequests, Code: "rate_limited", Message: "too many instance creations", RetryAfter: wait}
+		return &Error{Status: http.StatusTooManyRequests, Code: codeRateLimited, Message: "too many instance creations", RetryAfter: wait}
 	}
-	var p instance.CreateParams
-	if err := h.decode(w, r, &p, false); err != nil {
+	var b createBody
+	if err := h.decode(w, r, &b, false); err != nil {
+		return err
+	}
+	pt, err := decodeParts(b.Settings, b.Webhook, b.Proxy)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	info, token, qr, err := h.m.Create(ctx, p)
+	info, token, qr, err := h.m.Create(ctx, instance.CreateParams{
+		Name: b.Name, DeviceName: b.DeviceName, Phone: b.Phone, Connect: b.Connect,
+		Settings: pt.settings, Webhook: pt.webhook, ProxyURL: pt.proxyURL, Problems: pt.problems,
+	})
 	if err != nil {
 		return err
 	}
-	resp := map[string]any{"instance": info, "token": token}
+	resp := map[string]any{"instance": json.RawMessage(h.views.instance(info)), "token": token}
 	if qr != nil {
 		body, err := qrBody(qr)
 		if err != nil {
@@ -41,22 +48,24 @@ func (h *handler) createInstance(w http.ResponseWriter, r *http.Request, c *call
 
 func (h *handler) listInstances(w http.ResponseWriter, r *http.Request, c *caller) error {
 	if c.admin {
-		writeRaw(w, http.StatusOK, h.m.ListBody())
+		writeRaw(w, http.StatusOK, h.views.listBody())
 		return nil
 	}
-	only := c.instance.ID
 	b := make([]byte, 0, 4096)
-	b = append(b, `{"instances":`...)
-	b = h.m.AppendListJSON(b, only)
-	writeRaw(w, http.StatusOK, append(b, '}'))
+	b = append(b, `{"instances":[`...)
+	if info, err := h.m.Get(c.instance.ID); err == nil {
+		b = append(b, h.views.instance(info)...)
+	}
+	writeRaw(w, http.StatusOK, append(b, "]}"...))
 	return nil
 }
 
 func (h *handler) writeInstance(w http.ResponseWriter, status int, name string) error {
-	js, err := h.m.GetJSON(name)
+	info, err := h.m.Get(name)
 	if err != nil {
 		return err
 	}
+	js := h.views.instance(info)
 	b := make([]byte, 0, len(js)+16)
 	b = append(b, `{"instance":`...)
 	b = append(b, js...)
@@ -69,13 +78,19 @@ func (h *handler) getInstance(w http.ResponseWriter, r *http.Request, c *caller)
 }
 
 func (h *handler) updateInstance(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var p instance.UpdateParams
-	if err := h.decode(w, r, &p, false); err != nil {
+	var b updateBody
+	if err := h.decode(w, r, &b, false); err != nil {
+		return err
+	}
+	pt, err := decodeParts(b.Settings, b.Webhook, b.Proxy)
+	if err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	info, err := h.m.Update(ctx, c.target, p)
+	info, err := h.m.Update(ctx, c.target, instance.UpdateParams{
+		DeviceName: b.DeviceName, Settings: pt.settings, Webhook: pt.webhook, ProxyURL: pt.proxyURL, Problems: pt.problems,
+	})
 	if err != nil {
 		return err
 	}
@@ -142,7 +157,7 @@ func (h *handler) state(w http.ResponseWriter, r *http.Request, c *caller) error
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, info.StateView())
+	writeJSON(w, http.StatusOK, viewState(info))
 	return nil
 }
 
@@ -166,7 +181,7 @@ func (h *handler) getSettings(w http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
-	writeJSON(w, http.StatusOK, s)
+	writeJSON(w, http.StatusOK, settingsJSON(s))
 	return nil
 }
 
@@ -175,23 +190,26 @@ func (h *handler) updateSettings(w http.ResponseWriter, r *http.Request, c *call
 	if err := h.decode(w, r, &body, false); err != nil {
 		return err
 	}
-	ctx, cancel := withTimeout(r, 15*time.Second)
-	defer cancel()
-	s, err := h.m.UpdateSettings(ctx, c.target, body)
-	if err != nil {
-		// This body is the settings object itself: name fields as in it.
-		if ae := toAPIError(err); ae != nil && ae.Fields != nil {
-			out := *ae
-			out.Fields = map[string]string{}
-			for k, v := range ae.Fields {
-				out.Fields[strings.TrimPrefix(k, "settings.")] = v
-			}
-			return &out
+	pt, err := decodeParts(body, nil, nil)
+	if err == nil {
+		ctx, cancel := withTimeout(r, 15*time.Second)
+		defer cancel()
+		var info *instance.Info
+		if info, err = h.m.Update(ctx, c.target, instance.UpdateParams{Settings: pt.settings, Problems: pt.problems}); err == nil {
+			writeJSON(w, http.StatusOK, settingsJSON(info.Settings))
+			return nil
 		}
-		return err
 	}
-	writeJSON(w, http.StatusOK, s)
-	return nil
+	// This body is the settings object itself: name fields as in it.
+	if ae := toAPIError(err); ae != nil && ae.Fields != nil {
+		out := *ae
+		out.Fields = map[string]string{}
+		for k, v := range ae.Fields {
+			out.Fields[strings.TrimPrefix(k, "settings.")] = v
+		}
+		return &out
+	}
+	return err
 }
 
 func (h *handler) pairCode(w http.ResponseWriter, r *http.Request, c *caller) error {
@@ -262,8 +280,7 @@ func (h *handler) qr(w http.ResponseWriter, r *http.Request, c *caller) error {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte(q.ToSmallString(false)))
 	default:
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "unknown format",
-			Fields: map[string]string{"format": "must be json, png or text"}}
+		return invalidFields("unknown format", map[string]string{"format": "must be json, png or text"})
 	}
 	return nil
 }

@@ -5,15 +5,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
-
-	"github.com/meowgate/meowgate/instance"
 )
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
-		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"internal","message":"internal error"}}`)
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"`+codeInternal+`","message":"internal error"}}`)
 	}
 	writeRaw(w, status, b)
 }
@@ -58,15 +57,15 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return errorf(http.StatusRequestEntityTooLarge, "too_large", "request body is larger than %d bytes", mbe.Limit)
+			return errorf(http.StatusRequestEntityTooLarge, codeTooLarge, "request body is larger than %d bytes", mbe.Limit)
 		}
-		return errorf(http.StatusBadRequest, "bad_request", "cannot read body: %v", err)
+		return errorf(http.StatusBadRequest, codeBadRequest, "cannot read body: %v", err)
 	}
 	if len(strings.TrimSpace(string(data))) == 0 {
 		if optional {
 			return nil
 		}
-		return errorf(http.StatusBadRequest, "bad_request", "a JSON body is required")
+		return errorf(http.StatusBadRequest, codeBadRequest, "a JSON body is required")
 	}
 	// The Content-Type is not checked: `curl -d` sends form encoding by
 	// default, and the body is JSON either way.
@@ -77,23 +76,53 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &se):
-			return errorf(http.StatusBadRequest, "bad_request", "malformed JSON at byte %d: %v", se.Offset, err)
+			return errorf(http.StatusBadRequest, codeBadRequest, "malformed JSON at byte %d: %v", se.Offset, err)
 		case errors.As(err, &te) && te.Field == "":
 			// The body itself has the wrong type (e.g. an array): malformed.
-			return errorf(http.StatusBadRequest, "bad_request", "the body must be a JSON object")
+			return errorf(http.StatusBadRequest, codeBadRequest, "the body must be a JSON object")
 		case errors.As(err, &te):
-			return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "a field has the wrong type",
-				Fields: map[string]string{te.Field: "must be " + instance.JSONKind(te.Type.Kind().String())}}
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &Error{Status: http.StatusBadRequest, Code: "bad_request", Message: "unknown field " + f, Fields: map[string]string{f: "unknown field"}}
-		default:
-			return errorf(http.StatusBadRequest, "bad_request", "malformed JSON: %v", err)
+			return invalidFields("a field has the wrong type", map[string]string{te.Field: wrongType(te)})
 		}
+		if f, ok := unknownField(err); ok {
+			return errUnknownField(f)
+		}
+		return errorf(http.StatusBadRequest, codeBadRequest, "malformed JSON: %v", err)
 	}
 	// Not dec.More(): it says false for a stray "}" or "]" after the body.
 	if strings.Trim(string(data[dec.InputOffset():]), " \t\r\n") != "" {
-		return errorf(http.StatusBadRequest, "bad_request", "trailing data after the JSON body")
+		return errorf(http.StatusBadRequest, codeBadRequest, "trailing data after the JSON body")
 	}
 	return nil
+}
+
+// unknownField returns the field an encoding/json decoder with
+// DisallowUnknownFields refused, if that is what err says.
+func unknownField(err error) (string, bool) {
+	f, ok := strings.CutPrefix(err.Error(), "json: unknown field ")
+	return strings.Trim(f, `"`), ok
+}
+
+// errUnknownField is the 400 for a field the API does not know (a typo in a
+// name is a bad request rather than a bad value); field is its dotted path.
+func errUnknownField(field string) *Error {
+	return &Error{Status: http.StatusBadRequest, Code: codeBadRequest, Message: "unknown field " + field,
+		Fields: map[string]string{field: "unknown field"}}
+}
+
+// wrongType says what a field of the wrong JSON type must be.
+func wrongType(te *json.UnmarshalTypeError) string {
+	switch te.Type.Kind() {
+	case reflect.Bool:
+		return "must be a boolean"
+	case reflect.String:
+		return "must be a string"
+	case reflect.Map, reflect.Struct:
+		return "must be an object"
+	case reflect.Slice, reflect.Array:
+		return "must be an array"
+	case reflect.Pointer:
+		return wrongType(&json.UnmarshalTypeError{Type: te.Type.Elem()})
+	default:
+		return "must be a number"
+	}
 }

@@ -7,7 +7,7 @@ import "net/http"
 // meowgate whose webhook points back) would make events that make more
 // deliveries, without end. A 4xx other than 408/429 is what makes the
 // sending worker give the delivery up at once instead of retrying.
-var errWebhookLoop = errorf(http.StatusBadRequest, "webhook_loop",
+var errWebhookLoop = errorf(http.StatusBadRequest, codeWebhookLoop,
 	"this request is a meowgate webhook delivery (it carries X-Meowgate-* headers); a webhook must not point at a meowgate API")
 
 // deliveryHeaders are set on every webhook delivery and on nothing else.

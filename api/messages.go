@@ -11,13 +11,13 @@ import (
 )
 
 func (h *handler) sendMessage(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var p instance.SendParams
-	if err := h.decode(w, r, &p, false); err != nil {
+	var b sendBody
+	if err := h.decode(w, r, &b, false); err != nil {
 		return err
 	}
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	msg, replay, err := h.m.Send(ctx, c.target, p, strings.TrimSpace(r.Header.Get("Idempotency-Key")))
+	msg, replay, err := h.m.Send(ctx, c.target, instance.SendParams(b), strings.TrimSpace(r.Header.Get("Idempotency-Key")))
 	if err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func (h *handler) listMessages(w http.ResponseWriter, r *http.Request, c *caller
 		f.Chat = jid
 	}
 	if len(fields) > 0 {
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad query", Fields: fields}
+		return invalidFields("bad query", fields)
 	}
 	msgs, err := h.m.Messages(r.Context(), c.target, f)
 	if err != nil {

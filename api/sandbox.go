@@ -1,13 +1,29 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
 	"go.mau.fi/whatsmeow/types"
 
 	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/wasim"
 )
+
+// simError maps the simulator's refusals to API errors; the central
+// mapper (toAPIError) knows nothing of the simulator.
+func simError(err error) error {
+	switch {
+	case errors.Is(err, wasim.ErrNoPendingQR), errors.Is(err, wasim.ErrNoPendingCode):
+		return errorf(http.StatusConflict, codeNotAwaitingQR, "%v", err)
+	case errors.Is(err, wasim.ErrWrongCode):
+		return invalidFields("the code does not match", map[string]string{"code": "does not match the code the instance shows"})
+	case errors.Is(err, wasim.ErrNotOnWhatsApp), errors.Is(err, wasim.ErrBadPhoneNumber):
+		return invalidFields(err.Error(), map[string]string{"phone": err.Error()})
+	}
+	return err
+}
 
 // The sandbox routes act out the phone's and the contacts' side against the
 // simulator; they exist only in sandbox mode.
@@ -32,7 +48,7 @@ func (h *handler) sandboxScan(w http.ResponseWriter, r *http.Request, c *caller)
 		return err
 	}
 	if p.Phone != "" && !instance.ValidPhone(p.Phone) {
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad phone", Fields: map[string]string{"phone": "must be an E.164 number"}}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "bad phone", Fields: map[string]string{"phone": "must be an E.164 number"}}
 	}
 	name := c.target
 	info, err := h.m.Get(name)
@@ -50,7 +66,7 @@ func (h *handler) sandboxScan(w http.ResponseWriter, r *http.Request, c *caller)
 	defer cancel()
 	jid, err := h.opts.Sandbox.Scan(ctx, qr.Code, p.Phone)
 	if err != nil {
-		return err
+		return simError(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"phone": "+" + jid.User, "jid": jid.String()})
 	return nil
@@ -64,7 +80,7 @@ func (h *handler) sandboxEnterCode(w http.ResponseWriter, r *http.Request, c *ca
 		return err
 	}
 	if p.Code == "" {
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "code is required", Fields: map[string]string{"code": "is required"}}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "code is required", Fields: map[string]string{"code": "is required"}}
 	}
 	info, err := h.m.Get(c.target)
 	if err != nil {
@@ -77,7 +93,7 @@ func (h *handler) sandboxEnterCode(w http.ResponseWriter, r *http.Request, c *ca
 	defer cancel()
 	jid, err := h.opts.Sandbox.EnterCode(ctx, info.Phone, p.Code)
 	if err != nil {
-		return err
+		return simError(err)
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"phone": "+" + jid.User, "jid": jid.String()})
 	return nil
@@ -100,7 +116,7 @@ func (h *handler) sandboxIncoming(w http.ResponseWriter, r *http.Request, c *cal
 		fields["text"] = "is required"
 	}
 	if len(fields) > 0 {
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "some fields are invalid", Fields: fields}
+		return invalidFields("some fields are invalid", fields)
 	}
 	info, _, err := h.linkedDevice(c.target)
 	if err != nil {
@@ -110,7 +126,7 @@ func (h *handler) sandboxIncoming(w http.ResponseWriter, r *http.Request, c *cal
 	defer cancel()
 	id, err := h.opts.Sandbox.Incoming(ctx, p.From, info.Phone, p.Text, p.PushName)
 	if err != nil {
-		return err
+		return simError(err)
 	}
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
 	return nil
@@ -124,7 +140,7 @@ func (h *handler) sandboxUnlink(w http.ResponseWriter, r *http.Request, c *calle
 	ctx, cancel := withTimeout(r, 30*time.Second)
 	defer cancel()
 	if err := h.opts.Sandbox.Unlink(ctx, jid); err != nil {
-		return err
+		return simError(err)
 	}
 	writeRaw(w, http.StatusOK, []byte(`{}`))
 	return nil
@@ -141,7 +157,7 @@ func (h *handler) sandboxKick(w http.ResponseWriter, r *http.Request, c *caller)
 	ctx, cancel := withTimeout(r, 30*time.Second)
 	defer cancel()
 	if err := h.opts.Sandbox.Kick(ctx, jid); err != nil {
-		return err
+		return simError(err)
 	}
 	writeRaw(w, http.StatusOK, []byte(`{}`))
 	return nil
@@ -150,11 +166,11 @@ func (h *handler) sandboxKick(w http.ResponseWriter, r *http.Request, c *caller)
 func (h *handler) sandboxInbox(w http.ResponseWriter, r *http.Request, c *caller) error {
 	phone := r.PathValue("phone")
 	if !instance.ValidPhone(phone) {
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad phone", Fields: map[string]string{"phone": "must be an E.164 number such as +4915123456789"}}
+		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "bad phone", Fields: map[string]string{"phone": "must be an E.164 number such as +4915123456789"}}
 	}
 	msgs, err := h.opts.Sandbox.Inbox(r.Context(), phone)
 	if err != nil {
-		return err
+		return simError(err)
 	}
 	type msg struct {
 		ID         string    `json:"id"`

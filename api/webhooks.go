@@ -59,7 +59,7 @@ func optTime(t time.Time) *time.Time {
 	return &t
 }
 
-var errNoWebhooks = errorf(http.StatusServiceUnavailable, "unavailable", "webhook deliveries are not available")
+var errNoWebhooks = errorf(http.StatusServiceUnavailable, codeUnavailable, "webhook deliveries are not available")
 
 func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request, c *caller) error {
 	info, err := h.m.Get(c.target)
@@ -71,14 +71,14 @@ func (h *handler) listDeliveries(w http.ResponseWriter, r *http.Request, c *call
 	switch status {
 	case "", store.DeliveryPending, store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryDead:
 	default:
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad status",
+		return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "bad status",
 			Fields: map[string]string{"status": "must be one of pending, delivered, failed, dead"}}
 	}
 	limit := store.DefaultDeliveryLimit
 	if l := q.Get("limit"); l != "" {
 		n, err := strconv.Atoi(l)
 		if err != nil || n < 1 || n > store.MaxDeliveryLimit {
-			return &Error{Status: http.StatusUnprocessableEntity, Code: "invalid", Message: "bad limit",
+			return &Error{Status: http.StatusUnprocessableEntity, Code: codeInvalid, Message: "bad limit",
 				Fields: map[string]string{"limit": fmt.Sprintf("must be between 1 and %d", store.MaxDeliveryLimit)}}
 		}
 		limit = n
@@ -103,7 +103,7 @@ func (h *handler) retryDelivery(w http.ResponseWriter, r *http.Request, c *calle
 	if err != nil {
 		return err
 	}
-	errNoDelivery := errorf(http.StatusNotFound, "not_found", "webhook delivery not found")
+	errNoDelivery := errorf(http.StatusNotFound, codeNotFound, "webhook delivery not found")
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
 		return errNoDelivery
@@ -116,7 +116,7 @@ func (h *handler) retryDelivery(w http.ResponseWriter, r *http.Request, c *calle
 	case errors.Is(err, store.ErrNotFound):
 		return errNoDelivery
 	case errors.Is(err, store.ErrConflict):
-		return errorf(http.StatusConflict, "conflict", "the delivery is %s; only failed or dead deliveries can be retried", d.Status)
+		return errorf(http.StatusConflict, codeConflict, "the delivery is %s; only failed or dead deliveries can be retried", d.Status)
 	case err != nil:
 		return err
 	}

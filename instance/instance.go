@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,7 +73,6 @@ type instance struct {
 // snapshot is the published, immutable view of an instance.
 type snapshot struct {
 	info    *Info
-	json    []byte
 	qr      *QR
 	webhook Webhook // with the secret, for the delivery worker
 }
@@ -185,18 +185,15 @@ func (i *instance) snapshot() *snapshot { return i.snap.Load() }
 func (i *instance) publish() {
 	r := i.row
 	info := &Info{
-		ID: r.ID, Name: r.Name, DeviceName: r.DeviceName, State: r.State, Connection: Connection(r.State),
+		ID: r.ID, Name: r.Name, DeviceName: r.DeviceName, State: r.State,
 		Reason: r.Reason, Since: r.StateSince, Phone: r.Phone, JID: r.JID, PushName: r.PushName,
-		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Settings: i.settings, Webhook: i.webhook.View(),
-		Proxy:  ProxyView{URL: MaskURL(r.ProxyURL)},
-		Counts: Counts{Messages: i.counts.Messages, Chats: i.counts.Chats, Contacts: i.counts.Contacts},
-		Queue:  QueueInfo{Pending: i.counts.Pending},
+		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Settings: i.settings, Webhook: i.webhook.Masked(),
+		ProxyURL: MaskURL(r.ProxyURL), Counts: i.counts,
 	}
 	if info.DeviceName == "" {
 		info.DeviceName = i.m.opts.DeviceName
 	}
-	b, _ := json.Marshal(info)
-	i.snap.Store(&snapshot{info: info, json: b, qr: i.qr, webhook: i.webhook})
+	i.snap.Store(&snapshot{info: info, qr: i.qr, webhook: i.webhook})
 	i.m.invalidateList()
 	i.watchMu.Lock()
 	close(i.watchCh)
@@ -297,14 +294,15 @@ func (i *instance) setDesired(ctx context.Context, d string) {
 // update applies p; selfProblem, when set, refuses the webhook URL (see
 // Manager.selfTargetProblem).
 func (i *instance) update(ctx context.Context, p UpdateParams, selfProblem string) error {
-	fields := map[string]string{}
+	fields := maps.Clone(p.Problems)
+	if fields == nil {
+		fields = map[string]string{}
+	}
 	settings, webhook, proxy := i.settings, i.webhook, i.row.ProxyURL
-	if p.DeviceName != nil && len(*p.DeviceName) > 64 {
-		fields["device_name"] = "must be at most 64 characters"
+	if p.DeviceName != nil && len(*p.DeviceName) > maxDeviceName {
+		fields["device_name"] = deviceNameRule
 	}
-	if err := mergeInput(fields, p.Settings, p.Webhook, p.Proxy, &settings, &webhook, &proxy); err != nil {
-		return err
-	}
+	applyInput(fields, p.Settings, p.Webhook, p.ProxyURL, &settings, &webhook, &proxy)
 	if _, bad := fields["webhook.url"]; !bad && selfProblem != "" {
 		fields["webhook.url"] = selfProblem
 	}

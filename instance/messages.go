@@ -48,13 +48,13 @@ func viewMessage(name string, m *store.Message) *event.Message {
 	return v
 }
 
-// SendParams is the body of POST …/messages.
+// SendParams describe a message to send.
 type SendParams struct {
-	To      string `json:"to"`
-	Type    string `json:"type"`
-	Text    string `json:"text"`
-	ReplyTo string `json:"reply_to"`
-	SendAt  string `json:"send_at"`
+	To      string // +E164 or a JID
+	Type    string // "text" (the default)
+	Text    string
+	ReplyTo string // a message id of this instance
+	SendAt  string // RFC 3339; empty means now
 }
 
 // parseRecipient accepts +E164 or a user, group or LID JID and returns the
@@ -128,7 +128,7 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 		}
 	}
 	if len(idemKey) > 200 {
-		fields["Idempotency-Key"] = "must be at most 200 characters"
+		fields[FieldIdempotencyKey] = "must be at most 200 characters"
 	}
 	if len(fields) > 0 {
 		return nil, false, &ValidationError{Fields: fields}
@@ -168,10 +168,13 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 	return viewMessage(snap.info.Name, msg), existing, nil
 }
 
+// FieldIdempotencyKey names the idempotency key in a ValidationError.
+const FieldIdempotencyKey = "idempotency_key"
+
 // ErrIdempotencyMismatch is returned when an idempotency key comes back
 // with a different message: answering with the first one would tell the
 // client its second message was queued.
-var ErrIdempotencyMismatch = errors.New("the Idempotency-Key was used for a different message")
+var ErrIdempotencyMismatch = errors.New("the idempotency key was used for a different message")
 
 // sameRequest reports whether two enqueued messages ask for the same send
 // (the recipient compared as the chat it resolves to).

@@ -2,7 +2,6 @@ package instance
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -62,7 +61,7 @@ func (e *env) connected(name, phone string, settings string) {
 	e.t.Helper()
 	p := CreateParams{Name: name, Connect: true}
 	if settings != "" {
-		p.Settings = json.RawMessage(settings)
+		p.Settings = settingsPatch(e.t, settings)
 	}
 	if _, _, _, err := e.m.Create(context.Background(), p); err != nil {
 		e.t.Fatal(err)
@@ -136,7 +135,7 @@ func TestSendStatuses(t *testing.T) {
 	}
 	e.waitFor("counts", func() bool {
 		info, _ := e.m.Get("s")
-		return info.Counts.Messages == 2 && info.Queue.Pending == 0
+		return info.Counts.Messages == 2 && info.Counts.Pending == 0
 	})
 }
 
@@ -218,7 +217,7 @@ func TestPacingScheduleExpiryCancel(t *testing.T) {
 	if _, err := e.quiet().Disconnect(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.m.UpdateSettings(ctx, "p", json.RawMessage(`{"queue_ttl":"1s"}`)); err != nil {
+	if _, err := e.m.UpdateSettings(ctx, "p", *settingsPatch(t, `{"queue_ttl":"1s"}`)); err != nil {
 		t.Fatal(err)
 	}
 	old := e.send("p", "+4915100000122", "stale")
@@ -371,7 +370,8 @@ func TestSendBadInput(t *testing.T) {
 	if list, _ := e.m.Messages(ctx, "b", store.MessageFilter{}); len(list) != 0 {
 		t.Fatalf("bad input stored %d messages", len(list))
 	}
-	_, err := e.m.Update(ctx, "b", UpdateParams{Webhook: json.RawMessage(`{"url":"http://127.0.0.1:1/hook","headers":{"X-Meowgate-Signature":"t=1,v1=00"}}`)})
+	url := "http://127.0.0.1:1/hook"
+	_, err := e.m.Update(ctx, "b", UpdateParams{Webhook: &WebhookPatch{URL: &url, Headers: map[string]string{"X-Meowgate-Signature": "t=1,v1=00"}}})
 	if ve, ok := err.(*ValidationError); !ok || ve.Fields["webhook.headers.X-Meowgate-Signature"] == "" {
 		t.Fatalf("forged signature header accepted: %v", err)
 	}

@@ -43,7 +43,7 @@ func TestRejectCalls(t *testing.T) {
 	}
 
 	// Without reject_calls the call is only reported.
-	if _, err := e.m.UpdateSettings(ctx, "c", json.RawMessage(`{"reject_calls":false}`)); err != nil {
+	if _, err := e.m.UpdateSettings(ctx, "c", *settingsPatch(t, `{"reject_calls":false}`)); err != nil {
 		t.Fatal(err)
 	}
 	call2, _ := e.sim.CallOffer(ctx, "+4915100000203", "+4915100000201")
@@ -86,7 +86,7 @@ func TestIgnoreGroupsAndBroadcasts(t *testing.T) {
 	}
 
 	// With the settings off, both are stored and published.
-	if _, err := e.m.UpdateSettings(ctx, "g", json.RawMessage(`{"ignore_groups":false,"ignore_broadcasts":false,"read_status":true}`)); err != nil {
+	if _, err := e.m.UpdateSettings(ctx, "g", *settingsPatch(t, `{"ignore_groups":false,"ignore_broadcasts":false,"read_status":true}`)); err != nil {
 		t.Fatal(err)
 	}
 	gid, _ := e.sim.GroupMessage(ctx, group, "+4915100000212", "+4915100000211", "group again", "Gus")
@@ -115,7 +115,7 @@ func TestAlwaysOnlineAndMarkReadOnReply(t *testing.T) {
 		p := e.sim.Presences("+4915100000221")
 		return len(p) > 0 && p[len(p)-1].Type == "available"
 	})
-	if _, err := e.m.UpdateSettings(ctx, "o", json.RawMessage(`{"always_online":false}`)); err != nil {
+	if _, err := e.m.UpdateSettings(ctx, "o", *settingsPatch(t, `{"always_online":false}`)); err != nil {
 		t.Fatal(err)
 	}
 	e.waitFor("unavailable presence", func() bool {
@@ -157,7 +157,7 @@ func TestPairingPayload(t *testing.T) {
 		full         bool
 	}{{"full", "Kitchen Pi", true}, {"plain", "", false}} {
 		p := CreateParams{Name: c.name, DeviceName: c.device, Connect: true,
-			Settings: json.RawMessage(`{"sync_full_history":` + map[bool]string{true: "true", false: "false"}[c.full] + `}`)}
+			Settings: &SettingsPatch{SyncFullHistory: &c.full}}
 		if _, _, _, err := e.m.Create(ctx, p); err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@
 package instance
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/url"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/event"
+	"github.com/meowgate/meowgate/store"
 )
 
 // States of an instance (design.md "Instance states"), named where the
@@ -101,55 +101,24 @@ func invalid(field, msg string) error {
 	return &ValidationError{Fields: map[string]string{field: msg}}
 }
 
-// Info is the API view of an instance (design.md "The instance object").
+// Info is the published snapshot of an instance: a plain value the api
+// renders. Secrets in it are masked (Webhook.Masked, MaskURL).
 type Info struct {
-	ID         string      `json:"id"`
-	Name       string      `json:"name"`
-	DeviceName string      `json:"device_name"`
-	State      string      `json:"state"`
-	Connection string      `json:"connection"`
-	Reason     string      `json:"reason"`
-	Since      time.Time   `json:"since"`
-	Phone      string      `json:"phone"`
-	JID        string      `json:"jid"`
-	PushName   string      `json:"push_name"`
-	CreatedAt  time.Time   `json:"created_at"`
-	UpdatedAt  time.Time   `json:"updated_at"`
-	Settings   Settings    `json:"settings"`
-	Webhook    WebhookView `json:"webhook"`
-	Proxy      ProxyView   `json:"proxy"`
-	Counts     Counts      `json:"counts"`
-	Queue      QueueInfo   `json:"queue"`
-}
-
-// Counts are the instance's stored totals.
-type Counts struct {
-	Messages int `json:"messages"`
-	Chats    int `json:"chats"`
-	Contacts int `json:"contacts"`
-}
-
-// QueueInfo summarises the send queue.
-type QueueInfo struct {
-	Pending int `json:"pending"`
-}
-
-// StateView is the body of GET …/state.
-type StateView struct {
-	Name       string    `json:"name"`
-	State      string    `json:"state"`
-	Connection string    `json:"connection"`
-	Reason     string    `json:"reason"`
-	Since      time.Time `json:"since"`
-	Phone      string    `json:"phone"`
-	JID        string    `json:"jid"`
-	PushName   string    `json:"push_name"`
-}
-
-// StateView returns the state part of the instance.
-func (i *Info) StateView() StateView {
-	return StateView{Name: i.Name, State: i.State, Connection: i.Connection, Reason: i.Reason, Since: i.Since,
-		Phone: i.Phone, JID: i.JID, PushName: i.PushName}
+	ID         string
+	Name       string
+	DeviceName string
+	State      string
+	Reason     string
+	Since      time.Time
+	Phone      string
+	JID        string
+	PushName   string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Settings   Settings
+	Webhook    Webhook // masked
+	ProxyURL   string  // masked
+	Counts     store.Counts
 }
 
 // QR is the current pairing code of an instance.
@@ -190,24 +159,16 @@ type Webhook struct {
 	IncludeMedia bool              `json:"include_media"`
 }
 
-// WebhookView is the webhook as the API shows it: the secret is write-only.
-type WebhookView struct {
-	URL          string            `json:"url"`
-	Enabled      bool              `json:"enabled"`
-	Events       []string          `json:"events"`
-	Headers      map[string]string `json:"headers"`
-	HasSecret    bool              `json:"has_secret"`
-	IncludeMedia bool              `json:"include_media"`
-}
-
-// View hides the secret and masks the URL's credentials and sensitive
-// header values (see MaskURL, SensitiveHeader).
-func (w Webhook) View() WebhookView {
-	v := WebhookView{URL: MaskURL(w.URL), Enabled: w.Enabled, Events: w.Events, Headers: maskHeaders(w.Headers), HasSecret: w.Secret != "", IncludeMedia: w.IncludeMedia}
-	if v.Events == nil {
-		v.Events = []string{}
+// Masked returns w as it may be shown: the secret and sensitive header
+// values replaced by Mask, the URL's credentials masked (see MaskURL,
+// SensitiveHeader). Headers is never nil.
+func (w Webhook) Masked() Webhook {
+	m := w
+	m.URL, m.Headers = MaskURL(w.URL), maskHeaders(w.Headers)
+	if w.Secret != "" {
+		m.Secret = Mask
 	}
-	return v
+	return m
 }
 
 // Validate checks the webhook; an empty URL means "no webhook". It is pure
@@ -244,61 +205,15 @@ func (w Webhook) Validate() map[string]string {
 	return p
 }
 
-// ProxyView is the proxy as shown: any password is masked.
-type ProxyView struct {
-	URL string `json:"url"`
-}
-
-// validateProxy accepts http, https and socks5 proxy URLs.
-func validateProxy(raw string) error {
+// proxyProblem says what is wrong with a proxy URL, or "": http, https
+// and socks5 URLs are accepted, "" means no proxy.
+func proxyProblem(raw string) string {
 	if raw == "" {
-		return nil
+		return ""
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || (u.Scheme != "http" && u.Scheme != "https" && u.Scheme != "socks5") {
-		return invalid("proxy.url", "must be an http://, https:// or socks5:// URL with a host")
+		return "must be an http://, https:// or socks5:// URL with a host"
 	}
-	return nil
-}
-
-// decodeInto merges a partial JSON object into dst, rejecting unknown fields
-// and reporting type errors against prefix.field.
-func decodeInto(prefix string, raw json.RawMessage, dst any) error {
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		var te *json.UnmarshalTypeError
-		switch {
-		case errors.As(err, &te) && te.Field != "":
-			return invalid(prefix+"."+te.Field, "must be "+JSONKind(te.Type.Kind().String()))
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &UnknownFieldError{Field: prefix + "." + f}
-		default:
-			return invalid(prefix, "must be a JSON object")
-		}
-	}
-	return nil
-}
-
-// UnknownFieldError is a field the API does not know, like a typo in a
-// setting's name: a bad request rather than a bad value.
-type UnknownFieldError struct{ Field string }
-
-func (e *UnknownFieldError) Error() string { return "unknown field " + e.Field }
-
-// JSONKind names a Go reflect kind as JSON does ("a number", "an object").
-func JSONKind(k string) string {
-	switch k {
-	case "bool":
-		return "a boolean"
-	case "string":
-		return "a string"
-	case "map", "struct":
-		return "an object"
-	case "slice", "array":
-		return "an array"
-	default:
-		return "a number"
-	}
+	return ""
 }

@@ -116,7 +116,7 @@ func (e *env) create(name string, wh map[string]any) string {
 	e.t.Helper()
 	p := instance.CreateParams{Name: name}
 	if wh != nil {
-		p.Webhook, _ = json.Marshal(wh)
+		p.Webhook = webhookPatch(wh)
 	}
 	info, _, _, err := e.m.Create(context.Background(), p)
 	if err != nil {
@@ -289,3 +289,32 @@ func hook(url string, extra map[string]any) map[string]any {
 func id(n int64) string { return strconv.FormatInt(n, 10) }
 
 func isErr(err, target error) bool { return errors.Is(err, target) }
+
+// webhookPatch turns a webhook given by its JSON names into a patch.
+func webhookPatch(wh map[string]any) *instance.WebhookPatch {
+	p := &instance.WebhookPatch{}
+	for k, v := range wh {
+		switch k {
+		case "url":
+			s := v.(string)
+			p.URL = &s
+		case "enabled":
+			b := v.(bool)
+			p.Enabled = &b
+		case "secret":
+			s := v.(string)
+			p.Secret = &s
+		case "include_media":
+			b := v.(bool)
+			p.IncludeMedia = &b
+		case "events":
+			ev := v.([]string)
+			p.Events = &ev
+		case "headers":
+			p.Headers = v.(map[string]string)
+		default:
+			panic("webhookPatch: unknown key " + k)
+		}
+	}
+	return p
+}

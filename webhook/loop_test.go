@@ -59,9 +59,8 @@ func TestWebhookLoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	selfHook := func(u string) json.RawMessage {
-		b, _ := json.Marshal(map[string]any{"url": u, "enabled": true, "headers": map[string]string{"Authorization": "Bearer " + token}})
-		return b
+	selfHook := func(u string) *instance.WebhookPatch {
+		return webhookPatch(map[string]any{"url": u, "enabled": true, "headers": map[string]string{"Authorization": "Bearer " + token}})
 	}
 	if _, err := old.Update(ctx, "loop", instance.UpdateParams{Webhook: selfHook(base + "/v1/instances/loop/restart")}); err != nil {
 		t.Fatalf("the older version's update: %v", err)

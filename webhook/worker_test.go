@@ -241,7 +241,7 @@ func TestGoneDisablesWebhook(t *testing.T) {
 	}
 
 	// On again: the held delivery goes out, and new events are delivered.
-	if _, err := e.m.Update(context.Background(), "gone", instance.UpdateParams{Webhook: json.RawMessage(`{"enabled":true}`)}); err != nil {
+	if _, err := e.m.Update(context.Background(), "gone", instance.UpdateParams{Webhook: webhookPatch(map[string]any{"enabled": true})}); err != nil {
 		t.Fatal(err)
 	}
 	e.waitStatus(ins, ev2, store.DeliveryDelivered)
@@ -405,7 +405,7 @@ func TestEventFilterAndNoWebhook(t *testing.T) {
 	if ds, _ := e.st.ListWebhookDeliveries(context.Background(), none, "", 100); len(ds) != 0 {
 		t.Errorf("deliveries without a webhook: %+v", ds)
 	}
-	if _, err := e.m.Update(context.Background(), "none", instance.UpdateParams{Webhook: json.RawMessage(`{"url":"` + rc.srv.URL + `","enabled":true}`)}); err != nil {
+	if _, err := e.m.Update(context.Background(), "none", instance.UpdateParams{Webhook: webhookPatch(map[string]any{"url": rc.srv.URL, "enabled": true})}); err != nil {
 		t.Fatal(err)
 	}
 	fresh := e.event(none, event.TypeMessageReceived, `{}`)
