@@ -120,17 +120,14 @@ func (d *Doc) Check(ctx context.Context, x Exchange) error {
 		return d.checkUnrouted(x, where)
 	}
 
-	in := &openapi3filter.RequestValidationInput{
-		Request:    hr,
-		PathParams: pathParams,
-		Route:      route,
-		Options: &openapi3filter.Options{
-			MultiError:                        true,
-			RejectWhenRequestBodyNotSpecified: true,
-			SkipSettingDefaults:               true,
-			AuthenticationFunc:                credentialsPresent,
-		},
+	reqOpts := &openapi3filter.Options{
+		MultiError:                        true,
+		RejectWhenRequestBodyNotSpecified: true,
+		SkipSettingDefaults:               true,
+		AuthenticationFunc:                credentialsPresent,
 	}
+	reqOpts.WithCustomSchemaErrorFunc(schemaReason)
+	in := &openapi3filter.RequestValidationInput{Request: hr, PathParams: pathParams, Route: route, Options: reqOpts}
 	if x.Status == http.StatusUnauthorized {
 		in.Options.AuthenticationFunc = openapi3filter.NoopAuthenticationFunc
 	}
@@ -151,6 +148,7 @@ func (d *Doc) checkResponse(ctx context.Context, x Exchange, in *openapi3filter.
 	ct := x.RespHeader.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(ct)
 	opts := &openapi3filter.Options{MultiError: true, IncludeResponseStatus: true}
+	opts.WithCustomSchemaErrorFunc(schemaReason)
 	content := resp.Value.Content
 	switch {
 	case len(content) == 0:
@@ -208,7 +206,8 @@ func (d *Doc) checkUnrouted(x Exchange, where string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	if err := mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.MultiErrors(), openapi3.VisitAsResponse()); err != nil {
+	if err := mt.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.MultiErrors(), openapi3.VisitAsResponse(),
+		openapi3.SetSchemaErrorMessageCustomizer(schemaReason)); err != nil {
 		return fmt.Errorf("%s: the body differs from components.responses.%s: %v\nbody: %s", where, name, err, clip(x.RespBody))
 	}
 	return nil
@@ -232,6 +231,15 @@ func credentialsPresent(_ context.Context, in *openapi3filter.AuthenticationInpu
 		return fmt.Errorf("security scheme %q (%s) is not one the gateway uses", in.SecuritySchemeName, s.Type)
 	}
 	return errors.New("no credentials for " + in.SecuritySchemeName)
+}
+
+// schemaReason words a schema error without the schema and value dumps
+// kin-openapi adds by default: the path and what is wrong there.
+func schemaReason(err *openapi3.SchemaError) string {
+	if err.Origin != nil {
+		return err.Origin.Error()
+	}
+	return err.Reason
 }
 
 // checkOpaque checks the bodies JSON Schema cannot describe.

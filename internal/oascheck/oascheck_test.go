@@ -67,6 +67,7 @@ func TestCheckRejects(t *testing.T) {
 		"undocumented status": {Exchange{Method: "GET", Path: "/healthz", Status: 418, RespHeader: js, RespBody: []byte(`{}`)}, "not documented"},
 		"undocumented route":  {Exchange{Method: "GET", Path: "/v1/nope", Status: 200, RespHeader: js, RespBody: []byte(`{}`)}, "no such operation"},
 		"bad error shape":     {Exchange{Method: "GET", Path: "/v1/instances/x", Header: auth, Status: 404, RespHeader: js, RespBody: []byte(`{"error":{"code":"nope","message":"m"}}`)}, "differs"},
+		"extra property":      {Exchange{Method: "GET", Path: "/v1/instances/x", Header: auth, Status: 404, RespHeader: js, RespBody: []byte(`{"error":{"code":"not_found","message":"m","detail":"d"}}`)}, "differs"},
 		"missing property":    {Exchange{Method: "GET", Path: "/v1/instances/x/state", Header: auth, Status: 200, RespHeader: js, RespBody: []byte(`{}`)}, "differs"},
 		"wrong content type":  {Exchange{Method: "GET", Path: "/healthz", Status: 200, RespHeader: http.Header{"Content-Type": {"text/html"}}, RespBody: []byte(`x`)}, "not documented"},
 		"accepted bad body":   {Exchange{Method: "POST", Path: "/v1/instances", Header: auth, Body: []byte(`{"name":""}`), Status: 201, RespHeader: js, RespBody: []byte(`{}`)}, "accepted a request"},
@@ -77,6 +78,9 @@ func TestCheckRejects(t *testing.T) {
 			err := d.Check(context.Background(), c.x)
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("got %v, want an error with %q", err, c.want)
+			}
+			if testing.Verbose() {
+				t.Log(err)
 			}
 		})
 	}
