@@ -14,11 +14,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/meowgate/meowgate/api"
 	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/internal/oascheck"
 	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/wasim"
 	"github.com/meowgate/meowgate/webhook"
@@ -175,37 +177,64 @@ func (e *env) send(t testing.TB, r req) *res {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), r.timeout)
 	defer cancel()
-	hr := e.newRequest(t, ctx, r)
+	hr, sent := e.newRequest(t, ctx, r)
 	resp, err := e.hc.Do(hr)
 	if err != nil {
 		t.Fatalf("%s %s: %v", r.method, r.path, err)
 	}
 	defer resp.Body.Close()
 	out := &res{status: resp.StatusCode, header: resp.Header, req: r.method + " " + r.path}
-	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		return out
+	unread := strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	if !unread {
+		if out.body, err = io.ReadAll(resp.Body); err != nil {
+			t.Fatalf("%s %s: reading body: %v", r.method, r.path, err)
+		}
 	}
-	if out.body, err = io.ReadAll(resp.Body); err != nil {
-		t.Fatalf("%s %s: reading body: %v", r.method, r.path, err)
-	}
+	checkDoc(t, hr, sent, resp, out.body, unread)
 	return out
 }
 
-func (e *env) newRequest(t testing.TB, ctx context.Context, r req) *http.Request {
+// apiDoc is api/openapi.json, loaded and compiled once per test binary.
+var apiDoc = sync.OnceValues(func() (*oascheck.Doc, error) { return oascheck.Load("openapi.json") })
+
+// checkDoc fails t unless the exchange matches the OpenAPI document: every
+// call the tests make is checked, so the document cannot drift from the
+// code. It uses Errorf, as send may run off the test goroutine.
+func checkDoc(t testing.TB, hr *http.Request, sent []byte, resp *http.Response, body []byte, unread bool) {
 	t.Helper()
-	var body io.Reader
+	doc, err := apiDoc()
+	if err != nil {
+		t.Fatalf("OpenAPI document: %v", err)
+	}
+	err = doc.Check(context.Background(), oascheck.Exchange{
+		Method: hr.Method, Path: hr.URL.RequestURI(), Header: hr.Header, Body: sent,
+		Status: resp.StatusCode, RespHeader: resp.Header, RespBody: body, BodyUnread: unread,
+	})
+	if err != nil {
+		t.Errorf("OpenAPI: %v", err)
+	}
+}
+
+// newRequest builds r and returns it with the body it carries.
+func (e *env) newRequest(t testing.TB, ctx context.Context, r req) (*http.Request, []byte) {
+	t.Helper()
+	var sent []byte
 	switch b := r.body.(type) {
 	case nil:
 	case string:
-		body = strings.NewReader(b)
+		sent = []byte(b)
 	case []byte:
-		body = bytes.NewReader(b)
+		sent = b
 	default:
 		js, err := json.Marshal(b)
 		if err != nil {
 			t.Fatal(err)
 		}
-		body = bytes.NewReader(js)
+		sent = js
+	}
+	var body io.Reader
+	if r.body != nil {
+		body = bytes.NewReader(sent)
 	}
 	hr, err := http.NewRequestWithContext(ctx, r.method, e.srv.URL+r.path, body)
 	if err != nil {
@@ -226,7 +255,7 @@ func (e *env) newRequest(t testing.TB, ctx context.Context, r req) *http.Request
 	for k, v := range r.header {
 		hr.Header.Set(k, v)
 	}
-	return hr
+	return hr, sent
 }
 
 // wantStatus fails unless r has the status.
@@ -418,12 +447,13 @@ type sse struct {
 func (e *env) openSSE(path, key string, header map[string]string) *sse {
 	e.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	hr := e.newRequest(e.t, ctx, req{method: "GET", path: path, key: key, header: header})
+	hr, _ := e.newRequest(e.t, ctx, req{method: "GET", path: path, key: key, header: header})
 	resp, err := e.hc.Do(hr)
 	if err != nil {
 		cancel()
 		e.t.Fatal(err)
 	}
+	checkDoc(e.t, hr, nil, resp, nil, true)
 	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()

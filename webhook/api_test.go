@@ -7,11 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/meowgate/meowgate/api"
 	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/internal/oascheck"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -51,6 +53,7 @@ func TestDeliveryRoutes(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		b, _ := io.ReadAll(resp.Body)
+		checkDoc(t, req, resp, b)
 		if resp.StatusCode != wantStatus {
 			t.Fatalf("%s %s: %d %s, want %d", method, path, resp.StatusCode, b, wantStatus)
 		}
@@ -121,8 +124,30 @@ func TestDeliveryRoutes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	b, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	checkDoc(t, req, resp, b)
 	if resp.StatusCode != http.StatusServiceUnavailable {
 		t.Errorf("without Webhooks: %d", resp.StatusCode)
+	}
+}
+
+// apiDoc is api/openapi.json, loaded once per test binary.
+var apiDoc = sync.OnceValues(func() (*oascheck.Doc, error) { return oascheck.Load("../api/openapi.json") })
+
+// checkDoc fails t unless the exchange (a request without a body) matches
+// the OpenAPI document.
+func checkDoc(t *testing.T, req *http.Request, resp *http.Response, body []byte) {
+	t.Helper()
+	doc, err := apiDoc()
+	if err != nil {
+		t.Fatalf("OpenAPI document: %v", err)
+	}
+	err = doc.Check(context.Background(), oascheck.Exchange{
+		Method: req.Method, Path: req.URL.RequestURI(), Header: req.Header,
+		Status: resp.StatusCode, RespHeader: resp.Header, RespBody: body,
+	})
+	if err != nil {
+		t.Errorf("OpenAPI: %v", err)
 	}
 }
