@@ -117,9 +117,10 @@ func (d *Doc) Check(ctx context.Context, x Exchange) error {
 
 	route, pathParams, err := d.router.FindRoute(hr)
 	if err != nil {
-		// Unknown routes are the server's 404 and 405; their body is still
-		// the documented error shape.
-		if x.Status != http.StatusNotFound && x.Status != http.StatusMethodNotAllowed {
+		// Unknown routes are the server's 404 and 405, or a 400 it gives
+		// before routing (webhook_loop); their body is still the
+		// documented error shape.
+		if x.Status != http.StatusNotFound && x.Status != http.StatusMethodNotAllowed && x.Status != http.StatusBadRequest {
 			return fmt.Errorf("%s: the document has no such operation (%v)", where, err)
 		}
 		return d.checkUnrouted(x, where)
@@ -225,10 +226,13 @@ func (d *Doc) checkResponse(ctx context.Context, x Exchange, in *openapi3filter.
 	return nil
 }
 
-// checkUnrouted validates the error body of a 404 or 405 for a path or
+// checkUnrouted validates the error body of a 400, 404 or 405 for a path or
 // method the document does not have.
 func (d *Doc) checkUnrouted(x Exchange, where string) error {
 	name := "NotFound"
+	if x.Status == http.StatusBadRequest {
+		name = "BadRequest"
+	}
 	if x.Status == http.StatusMethodNotAllowed {
 		name = "MethodNotAllowed"
 		if x.RespHeader.Get("Allow") == "" {
