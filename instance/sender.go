@@ -278,6 +278,8 @@ func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *sto
 		if rerr := i.m.store.RequeueMessage(bg, i.id, msg.ID, err.Error()); rerr != nil {
 			i.log.Error("cannot requeue", "id", msg.ID, "err", rerr)
 		}
+		// A stopped sender's requeue must wake the next one.
+		i.post(i.queueChanged)
 		retry = true
 	default:
 		i.log.Warn("message failed", "id", msg.ID, "to", msg.Recipient, "err", err)
