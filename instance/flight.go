@@ -36,7 +36,7 @@ func (f *flight) begin(id string) {
 func (f *flight) ack(id string) []store.Receipt {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.acked = true
+	f.acked = f.id == id
 	rs := f.held[id]
 	delete(f.held, id)
 	return rs
@@ -56,14 +56,17 @@ func (f *flight) unrecorded(id string, rs []store.Receipt) {
 	f.held[id] = append(rs, f.held[id]...)
 }
 
-// end is called by the sender once the outcome of the send (sent, failed,
-// requeued) is recorded. It reports whether receipts wait for id: the
-// actor then applies them with release, in its own order.
-func (f *flight) end() (waiting bool) {
+// end is called by the sender once the outcome of sending id (sent,
+// failed, requeued) is recorded. It reports whether receipts wait for id:
+// the actor then applies them with release, in its own order. A stopped
+// sender may end after the next one began: only its own id is cleared.
+func (f *flight) end(id string) (waiting bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	_, waiting = f.held[f.id]
-	f.id, f.acked = "", false
+	_, waiting = f.held[id]
+	if f.id == id {
+		f.id, f.acked = "", false
+	}
 	return waiting
 }
 

@@ -290,7 +290,7 @@ func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *sto
 	}
 	// The outcome is recorded: receipts that came meanwhile follow it, on
 	// the actor, which applies all receipts in their order.
-	if i.flight.end() {
+	if i.flight.end(msg.ID) {
 		i.post(func() { i.releaseReceipts(msg.ID) })
 	}
 	if err == nil && i.snapshot().info.Settings.MarkReadOnReply {
