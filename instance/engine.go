@@ -181,8 +181,9 @@ func (i *instance) settle() {
 	if i.calls == nil {
 		return
 	}
-	done := make(chan struct{})
-	go func() { i.calls.Wait(); close(done) }()
+	// The field is cleared once the wait gives up: wait on this client's.
+	calls, done := i.calls, make(chan struct{})
+	go func() { calls.Wait(); close(done) }()
 	t := time.NewTimer(settleWait)
 	defer t.Stop()
 	select {

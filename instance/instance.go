@@ -33,12 +33,9 @@ type instance struct {
 	done    chan struct{} // closed once closed is set and the actor is idle
 	closed  bool
 
-	// Receipts that overtook the server ack of their message, shared by the
-	// actor, which holds them, and the sender, which records them with the
-	// ack. inflight is the message the sender is sending.
-	heldMu   sync.Mutex
-	held     map[string][]store.Receipt
-	inflight string
+	// The message being sent and the receipts that overtook its server
+	// ack: the hand-off between the sender and the actor (flight.go).
+	flight flight
 
 	snap    atomic.Pointer[snapshot]
 	watchMu sync.Mutex

@@ -217,9 +217,6 @@ func (i *instance) onReceipt(e *events.Receipt) {
 	}
 }
 
-// maxHeldReceipts bounds receipts waiting for their message's server ack.
-const maxHeldReceipts = 10000
-
 func (i *instance) flushReceipts() {
 	rs := i.rcpts
 	i.rcpts, i.rcptsPosted = nil, false
@@ -227,18 +224,7 @@ func (i *instance) flushReceipts() {
 }
 
 func (i *instance) applyReceipts(rs []store.Receipt) {
-	// Receipts for the message being sent, or queued behind held ones for
-	// the same message, wait: the status history keeps its order.
-	now := make([]store.Receipt, 0, len(rs))
-	i.heldMu.Lock()
-	for _, r := range rs {
-		if _, waiting := i.held[r.ID]; waiting || r.ID == i.inflight {
-			i.holdLocked(r)
-		} else {
-			now = append(now, r)
-		}
-	}
-	i.heldMu.Unlock()
+	now := i.flight.sort(rs)
 	if len(now) == 0 {
 		return
 	}
@@ -250,48 +236,13 @@ func (i *instance) applyReceipts(rs []store.Receipt) {
 		return
 	}
 	// Still queued or sending: kept until the sender has recorded the ack.
-	i.heldMu.Lock()
-	for _, r := range held {
-		i.holdLocked(r)
-	}
-	i.heldMu.Unlock()
-}
-
-func (i *instance) holdLocked(r store.Receipt) {
-	if i.held == nil {
-		i.held = map[string][]store.Receipt{}
-	}
-	if _, ok := i.held[r.ID]; ok || len(i.held) < maxHeldReceipts {
-		i.held[r.ID] = append(i.held[r.ID], r)
-	}
-}
-
-// takeHeld removes and returns the receipts held for id.
-func (i *instance) takeHeld(id string) []store.Receipt {
-	i.heldMu.Lock()
-	defer i.heldMu.Unlock()
-	rs := i.held[id]
-	delete(i.held, id)
-	return rs
-}
-
-// putBackHeld returns rs, taken by takeHeld, to the front of id's queue.
-func (i *instance) putBackHeld(id string, rs []store.Receipt) {
-	if len(rs) == 0 {
-		return
-	}
-	i.heldMu.Lock()
-	defer i.heldMu.Unlock()
-	if i.held == nil {
-		i.held = map[string][]store.Receipt{}
-	}
-	i.held[id] = append(rs, i.held[id]...)
+	i.flight.hold(held)
 }
 
 // releaseReceipts applies the receipts held for id once the sender has
 // recorded its outcome; those still early (a retry is under way) stay held.
 func (i *instance) releaseReceipts(id string) {
-	if rs := i.takeHeld(id); len(rs) > 0 {
+	if rs := i.flight.release(id); len(rs) > 0 {
 		i.applyReceipts(rs)
 	}
 }

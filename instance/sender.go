@@ -266,27 +266,21 @@ func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *sto
 	ctx := s.ctx
 	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	i.heldMu.Lock()
-	i.inflight = msg.ID
-	i.heldMu.Unlock()
-	err := s.deliver(msg, &done, chain, &next)
-	i.heldMu.Lock()
-	i.inflight = ""
-	i.heldMu.Unlock()
-	if done.IsZero() {
-		done = time.Now()
-	}
-	defer i.post(func() { i.releaseReceipts(msg.ID) })
+	i.flight.begin(msg.ID)
+	resp, err := s.deliver(msg)
+	done = time.Now() // WhatsApp's ack, or the failure: the pause runs from here
+	retry := false
 	switch {
 	case err == nil:
-		return done, next
+		next = s.recordSent(bg, msg, resp, chain && ctx.Err() == nil)
 	case errors.Is(err, errRetry) && msg.Attempts < maxAttempts:
 		i.log.Info("send interrupted; message stays queued", "id", msg.ID, "attempt", msg.Attempts, "err", err)
 		if rerr := i.m.store.RequeueMessage(bg, i.id, msg.ID, err.Error()); rerr != nil {
 			i.log.Error("cannot requeue", "id", msg.ID, "err", rerr)
 		}
-		// Let the connection settle before the next try.
-		sleep(ctx, time.Duration(msg.Attempts)*time.Second)
+		// A stopped sender's requeue must wake the next one.
+		i.post(i.queueChanged)
+		retry = true
 	default:
 		i.log.Warn("message failed", "id", msg.ID, "to", msg.Recipient, "err", err)
 		text := strings.TrimPrefix(err.Error(), errRetry.Error()+": ")
@@ -294,26 +288,42 @@ func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *sto
 			i.log.Error("cannot record failure", "id", msg.ID, "err", ferr)
 		}
 	}
-	return done, nil
+	// The outcome is recorded: receipts that came meanwhile follow it, on
+	// the actor, which applies all receipts in their order.
+	if i.flight.end(msg.ID) {
+		i.post(func() { i.releaseReceipts(msg.ID) })
+	}
+	if err == nil && i.snapshot().info.Settings.MarkReadOnReply {
+		if chat, perr := types.ParseJID(msg.Chat); perr == nil {
+			s.markChatRead(bg, chat)
+		}
+	}
+	if retry {
+		// Let the connection settle before the next try.
+		sleep(ctx, time.Duration(msg.Attempts)*time.Second)
+	}
+	return done, next
 }
 
 func retryable(err error) error { return fmt.Errorf("%w: %v", errRetry, err) }
 
-// deliver sends one claimed message through whatsmeow with its fixed id.
-func (s *sender) deliver(msg *store.Message, acked *time.Time, chain bool, next **store.Message) error {
+// deliver hands one claimed message to WhatsApp with its fixed id and
+// returns WhatsApp's ack.
+func (s *sender) deliver(msg *store.Message) (whatsmeow.SendResponse, error) {
+	var none whatsmeow.SendResponse
 	i := s.inst
 	ctx := s.ctx
 	jid, err := types.ParseJID(msg.Chat)
 	if err != nil {
-		return fmt.Errorf("invalid recipient %q", msg.Chat)
+		return none, fmt.Errorf("invalid recipient %q", msg.Chat)
 	}
 	if jid.Server == types.DefaultUserServer {
 		on, err := s.onWhatsApp(jid)
 		if err != nil {
-			return retryable(err)
+			return none, retryable(err)
 		}
 		if !on {
-			return fmt.Errorf("+%s is not on WhatsApp", jid.User)
+			return none, fmt.Errorf("+%s is not on WhatsApp", jid.User)
 		}
 	}
 	set := i.snapshot().info.Settings
@@ -323,13 +333,13 @@ func (s *sender) deliver(msg *store.Message, acked *time.Time, chain bool, next 
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 		defer cancel()
 		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresenceComposing, ""); err != nil {
-			return retryable(err)
+			return none, retryable(err)
 		}
 		if !sleep(ctx, d) {
-			return retryable(ctx.Err())
+			return none, retryable(ctx.Err())
 		}
 		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresencePaused, ""); err != nil {
-			return retryable(err)
+			return none, retryable(err)
 		}
 	}
 	content := &waE2E.Message{Conversation: proto.String(msg.Text)}
@@ -339,30 +349,31 @@ func (s *sender) deliver(msg *store.Message, acked *time.Time, chain bool, next 
 	wctx, wcancel := s.waCtx()
 	defer wcancel()
 	resp, err := s.cli.SendMessage(wctx, jid, content, whatsmeow.SendRequestExtra{ID: msg.ID})
-	*acked = time.Now()
 	if err != nil {
 		if errors.Is(err, whatsmeow.ErrServerReturnedError) {
-			return fmt.Errorf("WhatsApp refused the message (%v)", err)
+			return none, fmt.Errorf("WhatsApp refused the message (%v)", err)
 		}
-		return retryable(err)
+		return none, retryable(err)
 	}
-	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
+	return resp, nil
+}
+
+// recordSent records WhatsApp's ack of msg, with the receipts that overtook
+// it, in one transaction; with claimNext it claims the next message there
+// too and returns it.
+func (s *sender) recordSent(ctx context.Context, msg *store.Message, resp whatsmeow.SendResponse, claimNext bool) *store.Message {
+	i := s.inst
 	msg.Status, msg.SentAt, msg.Error = store.StatusSent, resp.Timestamp.UTC(), ""
 	data, _ := json.Marshal(viewMessage(i.name(), msg))
 	// Receipts that came before this point are recorded with the ack; later
 	// ones wait for releaseReceipts.
-	early := i.takeHeld(msg.ID)
-	claimed, err := i.m.store.MessageSent(bg, i.id, msg.ID, resp.Timestamp, data, early, chain && ctx.Err() == nil)
-	*next = claimed
+	early := i.flight.ack(msg.ID)
+	next, err := i.m.store.MessageSent(ctx, i.id, msg.ID, resp.Timestamp, data, early, claimNext)
 	if err != nil {
 		i.log.Error("cannot record sent message", "id", msg.ID, "err", err)
-		i.putBackHeld(msg.ID, early)
+		i.flight.unrecorded(msg.ID, early)
 	}
-	if set.MarkReadOnReply {
-		s.markChatRead(bg, jid)
-	}
-	return nil
+	return next
 }
 
 // onWhatsApp asks WhatsApp once per recipient whether the number exists.

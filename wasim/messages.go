@@ -41,7 +41,7 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 	ack["t"] = t
 	if dup {
 		s.record(func(o *observations) { o.duplicates[sender.User+"/"+id]++ })
-		_ = c.send(waBinary.Node{Tag: "ack", Attrs: ack})
+		c.sendMessageAck(sender.User, ack)
 		return
 	}
 	msgType, _ := n.Attrs["type"].(string)
@@ -61,7 +61,7 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 		s.log.Error("wasim: mark seen", "err", err)
 		return
 	}
-	_ = c.send(waBinary.Node{Tag: "ack", Attrs: ack})
+	c.sendMessageAck(sender.User, ack)
 }
 
 // routeEnc delivers one encrypted copy: to a phone, which decrypts it, or to

@@ -75,8 +75,9 @@ type Server struct {
 	outdated       bool
 	obs            observations
 	deviceProps    map[string]*waCompanionReg.DeviceProps
-	offlinePending map[string]bool // devices with queued stanzas
-	scheduled      int             // contact receipts waiting for their timer
+	offlinePending map[string]bool          // devices with queued stanzas
+	scheduled      int                      // contact receipts waiting for their timer
+	ackHolds       map[string]chan struct{} // accounts whose message acks wait (HoldAcks)
 	flushMu        sync.Mutex
 	changed        chan struct{}
 }
