@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -97,7 +98,7 @@ func TestReceiptsOvertakingAck(t *testing.T) {
 	if h := statuses(got); h != "queued,sending,sent,delivered,read" {
 		t.Fatalf("status history %s", h)
 	}
-	if evs := strings.Join(e.messageEvents(instID, m.ID), ","); evs != EventMsgSent+","+EventMsgStatus+":delivered,"+EventMsgStatus+":read" {
+	if evs := strings.Join(e.messageEvents(instID, m.ID), ","); evs != event.TypeMessageSent+","+event.TypeMessageStatus+":delivered,"+event.TypeMessageStatus+":read" {
 		t.Fatalf("events %s", evs)
 	}
 	// The ack's transaction recorded the receipts; the send ends right after.
@@ -148,7 +149,7 @@ func TestStopDuringSendResendsOnce(t *testing.T) {
 func TestChainedClaimUndoneOnStop(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	if _, _, _, err := e.m.Create(ctx, CreateParams{Name: "c", Connect: true, Settings: []byte(`{"send_delay_ms":0}`)}); err != nil {
+	if _, _, _, err := e.m.Create(ctx, CreateParams{Name: "c", Connect: true, Settings: settingsPatch(t, `{"send_delay_ms":0}`)}); err != nil {
 		t.Fatal(err)
 	}
 	device := e.link("c", "+4915100000221")
