@@ -8,6 +8,7 @@ import (
 
 	"github.com/coreos/go-systemd/v22/daemon"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/store"
 )
@@ -101,7 +102,7 @@ func statusLine(m *instance.Manager) string {
 	var total, connected, queued int
 	for _, i := range m.List() {
 		total++
-		if i.State == instance.StateConnected {
+		if i.State == event.StateConnected {
 			connected++
 		}
 		queued += i.Counts.Pending

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/internal/signallog"
 	"github.com/meowgate/meowgate/wasim"
@@ -270,8 +271,8 @@ func metricsWriter(m *instance.Manager, access string) func(w http.ResponseWrite
 		}
 		fmt.Fprintln(w, "# HELP meowgate_instances Instances by state.")
 		fmt.Fprintln(w, "# TYPE meowgate_instances gauge")
-		for _, s := range []string{instance.StateCreated, instance.StateStarting, instance.StateScanQR, instance.StateConnected,
-			instance.StateDisconnected, instance.StateFailed, instance.StateLoggedOut} {
+		for _, s := range []string{event.StateCreated, event.StateStarting, event.StateScanQR, event.StateConnected,
+			event.StateDisconnected, event.StateFailed, event.StateLoggedOut} {
 			fmt.Fprintf(w, "meowgate_instances{state=%q} %d\n", s, counts[s])
 		}
 		writeStorageMetrics(w, m.Space())

@@ -15,7 +15,6 @@ import (
 
 	"github.com/meowgate/meowgate/api"
 	"github.com/meowgate/meowgate/event"
-	"github.com/meowgate/meowgate/instance"
 )
 
 // TestInstanceEvents replays an instance's event log with ?after= and ?limit=.
@@ -53,7 +52,7 @@ func TestInstanceEvents(t *testing.T) {
 			states = append(states, d.State)
 		}
 	}
-	if !slices.Equal(states, []string{instance.StateStarting, instance.StateScanQR}) {
+	if !slices.Equal(states, []string{event.StateStarting, event.StateScanQR}) {
 		t.Fatalf("state events %v", states)
 	}
 	// The QR event carries the code GET …/qr shows.
@@ -224,7 +223,7 @@ func TestEventStream(t *testing.T) {
 			}
 			var d struct{ State string }
 			_ = json.Unmarshal(ev.Data, &d)
-			if d.State == instance.StateConnected {
+			if d.State == event.StateConnected {
 				break
 			}
 		}

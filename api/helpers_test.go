@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/internal/oascheck"
 	"github.com/meowgate/meowgate/store"
@@ -398,7 +399,7 @@ func (e *env) presences(phone string) int { return len(e.sim.Presences(phone)) }
 // right after a login wait for the presence first.
 func (e *env) waitLogin(name, phone string, before int) map[string]any {
 	e.t.Helper()
-	st := e.waitState(name, instance.StateConnected)
+	st := e.waitState(name, event.StateConnected)
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
 	if err := e.sim.Wait(ctx, func() bool { return e.presences(phone) > before }); err != nil {

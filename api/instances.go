@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -112,44 +113,18 @@ func (h *handler) deleteInstance(w http.ResponseWriter, r *http.Request, c *call
 	return nil
 }
 
-func (h *handler) connect(w http.ResponseWriter, r *http.Request, c *caller) error {
-	ctx, cancel := withTimeout(r, 15*time.Second)
-	defer cancel()
-	info, err := h.m.Connect(ctx, c.target)
-	if err != nil {
-		return err
+// lifecycle answers a lifecycle command (connect, disconnect, restart,
+// logout) with the instance as it is afterwards.
+func (h *handler) lifecycle(status int, timeout time.Duration, do func(context.Context, string) (*instance.Info, error)) func(http.ResponseWriter, *http.Request, *caller) error {
+	return func(w http.ResponseWriter, r *http.Request, c *caller) error {
+		ctx, cancel := withTimeout(r, timeout)
+		defer cancel()
+		info, err := do(ctx, c.target)
+		if err != nil {
+			return err
+		}
+		return h.writeInstance(w, status, info.ID)
 	}
-	return h.writeInstance(w, http.StatusAccepted, info.ID)
-}
-
-func (h *handler) disconnect(w http.ResponseWriter, r *http.Request, c *caller) error {
-	ctx, cancel := withTimeout(r, 15*time.Second)
-	defer cancel()
-	info, err := h.m.Disconnect(ctx, c.target)
-	if err != nil {
-		return err
-	}
-	return h.writeInstance(w, http.StatusOK, info.ID)
-}
-
-func (h *handler) restart(w http.ResponseWriter, r *http.Request, c *caller) error {
-	ctx, cancel := withTimeout(r, 15*time.Second)
-	defer cancel()
-	info, err := h.m.Restart(ctx, c.target)
-	if err != nil {
-		return err
-	}
-	return h.writeInstance(w, http.StatusAccepted, info.ID)
-}
-
-func (h *handler) logout(w http.ResponseWriter, r *http.Request, c *caller) error {
-	ctx, cancel := withTimeout(r, 30*time.Second)
-	defer cancel()
-	info, err := h.m.Logout(ctx, c.target)
-	if err != nil {
-		return err
-	}
-	return h.writeInstance(w, http.StatusOK, info.ID)
 }
 
 func (h *handler) state(w http.ResponseWriter, r *http.Request, c *caller) error {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 )
 
@@ -70,7 +71,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("token %q", token)
 	}
 	inst, _ := body["instance"].(map[string]any)
-	if inst["name"] != "x" || inst["state"] != instance.StateScanQR || inst["connection"] != "connecting" {
+	if inst["name"] != "x" || inst["state"] != event.StateScanQR || inst["connection"] != "connecting" {
 		t.Fatalf("created instance: %v", inst)
 	}
 	if id, _ := inst["id"].(string); id == "" {
@@ -148,7 +149,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("state after scan: %v", st)
 	}
 	e1 := wantErr(t, e.call("GET", "/v1/instances/x/qr", token, nil), http.StatusConflict, "not_awaiting_qr")
-	if e1["state"] != instance.StateConnected {
+	if e1["state"] != event.StateConnected {
 		t.Fatalf("not_awaiting_qr without the state: %v", e1)
 	}
 	wantErr(t, e.call("POST", "/v1/instances/x/connect", token, nil), http.StatusConflict, "already_connected")
@@ -158,10 +159,10 @@ func TestLifecycle(t *testing.T) {
 	// Disconnect keeps the link.
 	r = e.call("POST", "/v1/instances/x/disconnect", token, nil)
 	wantStatus(t, r, http.StatusOK)
-	if got := r.obj(t)["instance"].(map[string]any); got["state"] != instance.StateDisconnected {
+	if got := r.obj(t)["instance"].(map[string]any); got["state"] != event.StateDisconnected {
 		t.Fatalf("disconnect answered %v", got)
 	}
-	st = e.waitState("x", instance.StateDisconnected)
+	st = e.waitState("x", event.StateDisconnected)
 	if st["reason"] != instance.ReasonUserRequest || st["connection"] != "close" || st["jid"] == "" {
 		t.Fatalf("after disconnect: %v", st)
 	}
@@ -171,7 +172,7 @@ func TestLifecycle(t *testing.T) {
 	logins = e.presences(phone)
 	r = e.call("POST", "/v1/instances/x/connect", token, nil)
 	wantStatus(t, r, http.StatusAccepted)
-	if got := r.obj(t)["instance"].(map[string]any); got["state"] != instance.StateStarting {
+	if got := r.obj(t)["instance"].(map[string]any); got["state"] != event.StateStarting {
 		t.Fatalf("connect answered %v", got)
 	}
 	e.waitLogin("x", phone, logins)
@@ -180,7 +181,7 @@ func TestLifecycle(t *testing.T) {
 	logins = e.presences(phone)
 	r = e.call("POST", "/v1/instances/x/restart", token, nil)
 	wantStatus(t, r, http.StatusAccepted)
-	if got := r.obj(t)["instance"].(map[string]any); got["state"] != instance.StateStarting || got["reason"] != instance.ReasonRestart {
+	if got := r.obj(t)["instance"].(map[string]any); got["state"] != event.StateStarting || got["reason"] != instance.ReasonRestart {
 		t.Fatalf("restart answered %v", got)
 	}
 	st = e.waitLogin("x", phone, logins)
@@ -194,7 +195,7 @@ func TestLifecycle(t *testing.T) {
 	// Logout unlinks, here and on the phone.
 	r = e.call("POST", "/v1/instances/x/logout", token, nil)
 	wantStatus(t, r, http.StatusOK)
-	st = e.waitState("x", instance.StateLoggedOut)
+	st = e.waitState("x", event.StateLoggedOut)
 	if st["reason"] != instance.ReasonUserRequest || st["jid"] != "" {
 		t.Fatalf("after logout: %v", st)
 	}
@@ -294,11 +295,11 @@ func TestPairCode(t *testing.T) {
 		// instance stops waiting, unlinked. (Waiting for this also keeps the
 		// test from shutting down while that close is under way.)
 		e.waitFor("pcw", func(i *instance.Info) bool {
-			return i.State != instance.StateScanQR && i.State != instance.StateStarting
+			return i.State != event.StateScanQR && i.State != event.StateStarting
 		})
 		r = e.call("GET", "/v1/instances/pcw/state", token, nil)
 		wantStatus(t, r, http.StatusOK)
-		if st := r.obj(t); st["state"] == instance.StateConnected || st["jid"] != "" {
+		if st := r.obj(t); st["state"] == event.StateConnected || st["jid"] != "" {
 			t.Fatalf("after a wrong code: %v", st)
 		}
 	})
@@ -354,23 +355,23 @@ func TestSandbox(t *testing.T) {
 	logins := e.presences(phone)
 	wantStatus(t, e.call("POST", "/v1/sandbox/instances/sb/kick", adminKey, nil), http.StatusOK)
 	var seen []string
-	for len(seen) == 0 || seen[len(seen)-1] != instance.StateConnected {
+	for len(seen) == 0 || seen[len(seen)-1] != event.StateConnected {
 		_, ev := s.next()
 		var d struct{ State, Reason string }
 		_ = json.Unmarshal(ev.Data, &d)
 		seen = append(seen, d.State+"/"+d.Reason)
-		if d.State == instance.StateConnected {
+		if d.State == event.StateConnected {
 			seen[len(seen)-1] = d.State
 		}
 	}
-	if seen[0] != instance.StateDisconnected+"/"+instance.ReasonNetwork {
+	if seen[0] != event.StateDisconnected+"/"+instance.ReasonNetwork {
 		t.Fatalf("after a kick: %v", seen)
 	}
 	e.waitLogin("sb", phone, logins)
 
 	// Unlinking on the phone logs the instance out.
 	wantStatus(t, e.call("POST", "/v1/sandbox/instances/sb/unlink", adminKey, nil), http.StatusOK)
-	st := e.waitState("sb", instance.StateLoggedOut)
+	st := e.waitState("sb", event.StateLoggedOut)
 	if st["reason"] != instance.ReasonRemoteLogout {
 		t.Fatalf("after unlink: %v", st)
 	}

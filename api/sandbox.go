@@ -7,6 +7,7 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/wasim"
 )
@@ -151,7 +152,7 @@ func (h *handler) sandboxKick(w http.ResponseWriter, r *http.Request, c *caller)
 	if err != nil {
 		return err
 	}
-	if info.State != instance.StateConnected {
+	if info.State != event.StateConnected {
 		return &instance.StateError{Err: instance.ErrNotConnected, State: info.State}
 	}
 	ctx, cancel := withTimeout(r, 30*time.Second)

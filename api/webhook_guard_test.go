@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 )
 
@@ -135,7 +136,7 @@ func TestDeliveryHeadersRefused(t *testing.T) {
 	}
 	// Other X-Meowgate-like headers are not deliveries.
 	wantStatus(t, e.send(t, req{method: "GET", path: "/v1/instances/d", key: token, header: map[string]string{"X-Meowgate-Other": "1"}}), http.StatusOK)
-	if info, err := e.m.Get("d"); err != nil || info.State != instance.StateCreated {
+	if info, err := e.m.Get("d"); err != nil || info.State != event.StateCreated {
 		t.Fatalf("the refused restart ran: %+v %v", info, err)
 	}
 }

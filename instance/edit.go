@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -79,7 +80,7 @@ func (m *Manager) Create(ctx context.Context, p CreateParams) (*Info, string, *Q
 	wj, _ := json.Marshal(webhook)
 	row := &store.Instance{
 		ID: newID(), Name: p.Name, DeviceName: p.DeviceName, Phone: p.Phone, TokenHash: hashToken(token),
-		Settings: sj, Webhook: wj, ProxyURL: proxy, Desired: store.DesiredStopped, State: StateCreated,
+		Settings: sj, Webhook: wj, ProxyURL: proxy, Desired: store.DesiredStopped, State: event.StateCreated,
 	}
 	if err := m.store.CreateInstance(ctx, row); err != nil {
 		if errors.Is(err, store.ErrConflict) {

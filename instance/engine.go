@@ -32,14 +32,14 @@ func (i *instance) start(reason string) {
 	cli, err := i.newClient()
 	if err != nil {
 		i.log.Error("cannot create client", "err", err)
-		i.setState(StateFailed, ReasonConnectFailure)
+		i.setState(event.StateFailed, ReasonConnectFailure)
 		return
 	}
 	i.gen++
 	gen := i.gen
 	i.cli = cli
 	i.calls = new(sync.WaitGroup)
-	i.setState(StateStarting, reason)
+	i.setState(event.StateStarting, reason)
 	if cli.Store.ID == nil {
 		ctx, cancel := context.WithCancel(i.m.ctx)
 		i.qrCancel = cancel
@@ -47,7 +47,7 @@ func (i *instance) start(reason string) {
 		if err != nil {
 			cancel()
 			i.log.Error("cannot get QR channel", "err", err)
-			i.setState(StateFailed, ReasonConnectFailure)
+			i.setState(event.StateFailed, ReasonConnectFailure)
 			return
 		}
 		go func() {
@@ -235,9 +235,9 @@ func (i *instance) onConnectResult(gen int, err error) {
 	if gen != i.gen || err == nil {
 		return
 	}
-	reason, state := ReasonNetwork, StateDisconnected
+	reason, state := ReasonNetwork, event.StateDisconnected
 	if i.row.ProxyURL != "" && i.m.opts.HTTPClient == nil {
-		reason, state = ReasonProxyError, StateFailed
+		reason, state = ReasonProxyError, event.StateFailed
 	}
 	i.log.Warn("connect failed", "err", err, "retry", i.retries+1)
 	i.scheduleRetry(state, reason)
@@ -279,22 +279,22 @@ func (i *instance) onQR(gen int, item whatsmeow.QRChannelItem) {
 			i.log.Error("cannot record QR event", "err", err)
 		}
 		cancel()
-		if i.row.State != StateScanQR {
-			i.setState(StateScanQR, "")
+		if i.row.State != event.StateScanQR {
+			i.setState(event.StateScanQR, "")
 		}
 		i.publish()
 	case "timeout":
 		if i.row.JID == "" {
 			i.stopClient()
 			i.setDesired(context.Background(), store.DesiredStopped)
-			i.setState(StateDisconnected, ReasonQRTimeout)
+			i.setState(event.StateDisconnected, ReasonQRTimeout)
 		}
 	case "error", "err-unexpected-state", "err-scanned-without-multidevice":
-		if i.row.JID == "" && i.cli != nil && i.row.State != StateConnected {
+		if i.row.JID == "" && i.cli != nil && i.row.State != event.StateConnected {
 			i.log.Warn("pairing failed", "event", item.Event, "err", item.Error)
 			i.stopClient()
 			i.setDesired(context.Background(), store.DesiredStopped)
-			i.setState(StateFailed, ReasonPairError)
+			i.setState(event.StateFailed, ReasonPairError)
 		}
 	}
 }
@@ -313,7 +313,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 			i.log.Error("cannot record pairing", "err", err)
 		}
 		i.qr = nil
-		i.setState(StateStarting, ReasonPaired)
+		i.setState(event.StateStarting, ReasonPaired)
 	case *events.Connected:
 		i.retries = 0
 		if cli.Store.PushName == "" {
@@ -329,7 +329,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 				}
 			})
 		}
-		i.setState(StateConnected, ReasonLoggedIn)
+		i.setState(event.StateConnected, ReasonLoggedIn)
 		i.startSender(cli)
 	case *events.Receipt:
 		i.onReceipt(e)
@@ -339,10 +339,10 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.stopSender()
 		if i.row.JID != "" && i.row.Desired == store.DesiredRunning {
 			// whatsmeow reconnects by itself.
-			i.setState(StateDisconnected, ReasonNetwork)
+			i.setState(event.StateDisconnected, ReasonNetwork)
 		}
 	case *events.KeepAliveTimeout:
-		if e.ErrorCount >= 3 && i.row.State == StateConnected {
+		if e.ErrorCount >= 3 && i.row.State == event.StateConnected {
 			// "Connected" but deaf: drop the socket and log in again.
 			i.log.Warn("keepalive failing; reconnecting", "errors", e.ErrorCount)
 			i.start(ReasonKeepaliveTimeout)
@@ -355,27 +355,27 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.stopClient()
 		i.forgetLink(ctx)
 		i.setDesired(ctx, store.DesiredStopped)
-		i.setState(StateLoggedOut, ReasonRemoteLogout)
+		i.setState(event.StateLoggedOut, ReasonRemoteLogout)
 	case *events.StreamReplaced:
 		i.stopClient()
 		i.setDesired(ctx, store.DesiredStopped)
-		i.setState(StateDisconnected, ReasonStreamReplaced)
+		i.setState(event.StateDisconnected, ReasonStreamReplaced)
 	case *events.ClientOutdated:
 		i.stopClient()
-		i.setState(StateFailed, ReasonClientOutdated)
+		i.setState(event.StateFailed, ReasonClientOutdated)
 	case *events.TemporaryBan:
 		i.stopClient()
-		i.setState(StateFailed, ReasonTempBanned)
+		i.setState(event.StateFailed, ReasonTempBanned)
 	case *events.ConnectFailure:
 		i.log.Warn("connect failure", "reason", e.Reason, "message", e.Message)
-		i.scheduleRetry(StateFailed, ReasonConnectFailure)
+		i.scheduleRetry(event.StateFailed, ReasonConnectFailure)
 	}
 }
 
 // pairCode asks for a phone-number pairing code; the instance must be
 // showing a QR code (the same registration connection is used).
 func (i *instance) pairCode(ctx context.Context, phone string) (string, error) {
-	if i.row.State != StateScanQR || i.cli == nil {
+	if i.row.State != event.StateScanQR || i.cli == nil {
 		return "", &StateError{Err: ErrNotAwaitingQR, State: i.row.State}
 	}
 	code, err := i.cli.PairPhone(ctx, phone, true, whatsmeow.PairClientChrome, "Chrome (Linux)")

@@ -13,6 +13,7 @@ import (
 
 	"go.mau.fi/whatsmeow"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -99,7 +100,7 @@ func (m *Manager) buildInstance(row *store.Instance, settings Settings, webhook 
 		settings: settings, webhook: webhook,
 	}
 	if row.State == "" {
-		row.State = StateCreated
+		row.State = event.StateCreated
 	}
 	inst.stored = row.State
 	inst.publish()
@@ -211,9 +212,9 @@ func (i *instance) waitQR(ctx context.Context) (*QR, error) {
 	for {
 		ch, snap := i.watch()
 		switch st := snap.info.State; {
-		case st == StateScanQR && snap.qr != nil:
+		case st == event.StateScanQR && snap.qr != nil:
 			return snap.qr, nil
-		case st != StateStarting && st != StateScanQR:
+		case st != event.StateStarting && st != event.StateScanQR:
 			return nil, &StateError{Err: ErrNotAwaitingQR, State: st}
 		}
 		select {
@@ -258,7 +259,7 @@ func (i *instance) setState(state, reason string) {
 	}
 	i.row.State, i.row.Reason, i.row.StateSince = state, reason, time.Now().UTC()
 	_ = i.writeState() // kept pending and retried if it fails
-	if state != StateScanQR {
+	if state != event.StateScanQR {
 		i.qr = nil
 	}
 	i.log.Info("state", "state", state, "previous", prev, "reason", reason)
@@ -335,7 +336,7 @@ func (i *instance) shutdown() {
 		return
 	}
 	i.stopClient()
-	i.setState(StateDisconnected, ReasonShutdown)
+	i.setState(event.StateDisconnected, ReasonShutdown)
 }
 
 func (i *instance) logout(ctx context.Context) error {
@@ -358,7 +359,7 @@ func (i *instance) logout(ctx context.Context) error {
 	i.stopClient()
 	i.forgetLink(ctx)
 	i.setDesired(ctx, store.DesiredStopped)
-	i.setState(StateLoggedOut, ReasonUserRequest)
+	i.setState(event.StateLoggedOut, ReasonUserRequest)
 	return nil
 }
 

@@ -3,6 +3,7 @@ package instance
 import (
 	"context"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -14,7 +15,7 @@ func (m *Manager) Connect(ctx context.Context, idOrName string) (*Info, error) {
 	}
 	err = inst.do(ctx, func() error {
 		switch st := inst.state(); st {
-		case StateStarting, StateScanQR, StateConnected:
+		case event.StateStarting, event.StateScanQR, event.StateConnected:
 			return &StateError{Err: ErrAlreadyConnected, State: st}
 		}
 		inst.setDesired(ctx, store.DesiredRunning)
@@ -40,7 +41,7 @@ func (m *Manager) Disconnect(ctx context.Context, idOrName string) (*Info, error
 		}
 		inst.setDesired(ctx, store.DesiredStopped)
 		inst.stopClient()
-		inst.setState(StateDisconnected, ReasonUserRequest)
+		inst.setState(event.StateDisconnected, ReasonUserRequest)
 		return nil
 	})
 	if err != nil {
@@ -90,7 +91,7 @@ func (m *Manager) QR(idOrName string) (*QR, error) {
 		return nil, err
 	}
 	snap := inst.snapshot()
-	if snap.qr == nil || snap.info.State != StateScanQR {
+	if snap.qr == nil || snap.info.State != event.StateScanQR {
 		return nil, &StateError{Err: ErrNotAwaitingQR, State: snap.info.State}
 	}
 	return snap.qr, nil

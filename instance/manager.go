@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/internal/signallog"
 	"github.com/meowgate/meowgate/store"
 )
@@ -115,7 +116,7 @@ func (m *Manager) add(inst *instance) {
 	m.order = append(m.order, inst)
 	m.mu.Unlock()
 	m.invalidateList()
-	if inst.row.State != StateCreated || inst.row.JID != "" {
+	if inst.row.State != event.StateCreated || inst.row.JID != "" {
 		inst.post(inst.refreshCounts) // a new instance has nothing to count
 	}
 }
@@ -241,7 +242,7 @@ func (m *Manager) NameOf(id string) string {
 func (m *Manager) Status() (total, connected int) {
 	for _, i := range m.List() {
 		total++
-		if i.State == StateConnected {
+		if i.State == event.StateConnected {
 			connected++
 		}
 	}
@@ -251,7 +252,7 @@ func (m *Manager) Status() (total, connected int) {
 // Starting counts the instances still logging in or asking for a QR code.
 func (m *Manager) Starting() (n int) {
 	for _, i := range m.List() {
-		if i.State == StateStarting {
+		if i.State == event.StateStarting {
 			n++
 		}
 	}

@@ -11,6 +11,7 @@ import (
 
 	"go.mau.fi/whatsmeow/types"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/wasim"
 )
@@ -119,7 +120,7 @@ func (e *env) link(name, phone string) types.JID {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	e.waitState(name, StateConnected, "")
+	e.waitState(name, event.StateConnected, "")
 	return jid
 }
 
@@ -152,7 +153,7 @@ func TestLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := e.waitState("shop", StateConnected, "")
+	got := e.waitState("shop", event.StateConnected, "")
 	if got.JID != jid.String() || got.Phone != "+4915100000010" {
 		t.Fatalf("after pairing: jid %q phone %q, want %s", got.JID, got.Phone, jid)
 	}
@@ -161,14 +162,14 @@ func TestLifecycle(t *testing.T) {
 	if _, err := e.quiet().Disconnect(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("shop", StateDisconnected, ReasonUserRequest)
+	e.waitState("shop", event.StateDisconnected, ReasonUserRequest)
 	if _, err := e.quiet().Disconnect(ctx, "shop"); !isErr(err, ErrNotConnected) {
 		t.Fatalf("second disconnect: %v", err)
 	}
 	if _, err := e.m.Connect(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("shop", StateConnected, "")
+	e.waitState("shop", event.StateConnected, "")
 	if _, err := e.m.Connect(ctx, "shop"); !isErr(err, ErrAlreadyConnected) {
 		t.Fatalf("connect while connected: %v", err)
 	}
@@ -180,13 +181,13 @@ func TestLifecycle(t *testing.T) {
 	if _, err := e.quiet().Restart(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("shop", StateConnected, "")
+	e.waitState("shop", event.StateConnected, "")
 
 	// Logout unlinks, on our side and on the phone's.
 	if _, err := e.quiet().Logout(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("shop", StateLoggedOut, ReasonUserRequest)
+	e.waitState("shop", event.StateLoggedOut, ReasonUserRequest)
 	if n := len(e.sim.Devices("+4915100000010")); n != 0 {
 		t.Fatalf("phone still lists %d linked devices", n)
 	}

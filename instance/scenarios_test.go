@@ -29,11 +29,11 @@ func TestManagerRestartRestoresInstances(t *testing.T) {
 	}
 	e.close()
 	e.open()
-	e.waitState("a", StateConnected, "")
-	if info, _ := e.m.Get("b"); info.State != StateDisconnected {
+	e.waitState("a", event.StateConnected, "")
+	if info, _ := e.m.Get("b"); info.State != event.StateDisconnected {
 		t.Fatalf("b was stopped by the user but is %s", info.State)
 	}
-	if info, _ := e.m.Get("idle"); info.State != StateCreated {
+	if info, _ := e.m.Get("idle"); info.State != event.StateCreated {
 		t.Fatalf("idle is %s", info.State)
 	}
 	if qr, _ := e.m.QR("a"); qr != nil {
@@ -60,7 +60,7 @@ func TestPairByCode(t *testing.T) {
 	if _, err := e.sim.EnterCode(ctx, "+4915100000030", code); err != nil {
 		t.Fatal(err)
 	}
-	info := e.waitState("code", StateConnected, "")
+	info := e.waitState("code", event.StateConnected, "")
 	if info.Phone != "+4915100000030" || !strings.HasPrefix(info.JID, "4915100000030:") {
 		t.Fatalf("after code pairing: %+v", info)
 	}
@@ -84,18 +84,18 @@ func TestRemoteEvents(t *testing.T) {
 	if err := e.quietSim().Kick(kick); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("kick", StateDisconnected, ReasonNetwork)
-	e.waitState("kick", StateConnected, "")
+	e.waitState("kick", event.StateDisconnected, ReasonNetwork)
+	e.waitState("kick", event.StateConnected, "")
 
 	if err := e.quietSim().StreamReplaced(replace); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("replace", StateDisconnected, ReasonStreamReplaced)
+	e.waitState("replace", event.StateDisconnected, ReasonStreamReplaced)
 
 	if err := e.quietSim().Unlink(ctx, unlink); err != nil {
 		t.Fatal(err)
 	}
-	info := e.waitState("unlink", StateLoggedOut, ReasonRemoteLogout)
+	info := e.waitState("unlink", event.StateLoggedOut, ReasonRemoteLogout)
 	if info.JID != "" {
 		t.Fatalf("unlinked instance keeps jid %q", info.JID)
 	}
@@ -122,7 +122,7 @@ func TestClientOutdatedAndBackoff(t *testing.T) {
 	if _, err := e.quiet().Restart(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("old", StateFailed, ReasonClientOutdated)
+	e.waitState("old", event.StateFailed, ReasonClientOutdated)
 	e.sim.SetClientOutdated(false)
 
 	// While the server refuses connections the instance retries by itself.
@@ -130,8 +130,8 @@ func TestClientOutdatedAndBackoff(t *testing.T) {
 	if _, err := e.quiet().Restart(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("old", StateDisconnected, ReasonNetwork)
-	e.waitState("old", StateConnected, "")
+	e.waitState("old", event.StateDisconnected, ReasonNetwork)
+	e.waitState("old", event.StateConnected, "")
 }
 
 func TestQRTimeout(t *testing.T) {
@@ -144,7 +144,7 @@ func TestQRTimeout(t *testing.T) {
 	if n := e.quietSim().ExpireQR(); n != 1 {
 		t.Fatalf("expired %d QR connections", n)
 	}
-	e.waitState("slow", StateDisconnected, ReasonQRTimeout)
+	e.waitState("slow", event.StateDisconnected, ReasonQRTimeout)
 	if _, err := e.m.QR("slow"); !isErr(err, ErrNotAwaitingQR) {
 		t.Fatalf("QR after timeout: %v", err)
 	}

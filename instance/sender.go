@@ -16,6 +16,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meowgate/meowgate/internal/pause"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -171,11 +172,11 @@ func (s *sender) run() {
 		claimed = nil
 		if msg == nil {
 			if !s.last.IsZero() {
-				pause := time.Duration(set.SendDelayMS) * time.Millisecond
+				delay := time.Duration(set.SendDelayMS) * time.Millisecond
 				if set.SendJitterMS > 0 {
-					pause += time.Duration(rand.Int64N(set.SendJitterMS+1)) * time.Millisecond
+					delay += time.Duration(rand.Int64N(set.SendJitterMS+1)) * time.Millisecond
 				}
-				if !sleep(ctx, time.Until(s.last.Add(pause))) {
+				if !pause.Sleep(ctx, time.Until(s.last.Add(delay))) {
 					return
 				}
 			}
@@ -186,7 +187,7 @@ func (s *sender) run() {
 				if ctx.Err() == nil {
 					i.log.Error("cannot read the queue", "err", err)
 				}
-				sleep(ctx, claimRetryWait)
+				pause.Sleep(ctx, claimRetryWait)
 				continue
 			}
 			if msg == nil {
@@ -244,20 +245,6 @@ func (s *sender) waCtx() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(s.ctx), 60*time.Second)
 }
 
-func sleep(ctx context.Context, d time.Duration) bool {
-	if d <= 0 {
-		return ctx.Err() == nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
 // errRetry marks failures worth another attempt (connection trouble).
 var errRetry = errors.New("retry")
 
@@ -300,7 +287,7 @@ func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *sto
 	}
 	if retry {
 		// Let the connection settle before the next try.
-		sleep(ctx, time.Duration(msg.Attempts)*time.Second)
+		pause.Sleep(ctx, time.Duration(msg.Attempts)*time.Second)
 	}
 	return done, next
 }
@@ -335,7 +322,7 @@ func (s *sender) deliver(msg *store.Message) (whatsmeow.SendResponse, error) {
 		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresenceComposing, ""); err != nil {
 			return none, retryable(err)
 		}
-		if !sleep(ctx, d) {
+		if !pause.Sleep(ctx, d) {
 			return none, retryable(ctx.Err())
 		}
 		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresencePaused, ""); err != nil {

@@ -16,18 +16,6 @@ import (
 	"github.com/meowgate/meowgate/store"
 )
 
-// States of an instance (design.md "Instance states"), named where the
-// instance.state event defines them.
-const (
-	StateCreated      = event.StateCreated
-	StateStarting     = event.StateStarting
-	StateScanQR       = event.StateScanQR
-	StateConnected    = event.StateConnected
-	StateDisconnected = event.StateDisconnected
-	StateFailed       = event.StateFailed
-	StateLoggedOut    = event.StateLoggedOut
-)
-
 // Reasons carried by state changes.
 const (
 	ReasonUserRequest      = "user_request"
@@ -52,9 +40,9 @@ const (
 // Connection is the Evolution-style view of a state.
 func Connection(state string) string {
 	switch state {
-	case StateConnected:
+	case event.StateConnected:
 		return "open"
-	case StateStarting, StateScanQR:
+	case event.StateStarting, event.StateScanQR:
 		return "connecting"
 	default:
 		return "close"

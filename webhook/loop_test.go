@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/wasim"
@@ -188,7 +189,7 @@ func TestWebhookLoop(t *testing.T) {
 		t.Helper()
 		waitFor(t, "login", func() bool {
 			i, err := m.Get("loop")
-			return err == nil && i.State == instance.StateConnected && len(sim.Presences(phone)) > before
+			return err == nil && i.State == event.StateConnected && len(sim.Presences(phone)) > before
 		})
 	}
 

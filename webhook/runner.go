@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/instance"
+	"github.com/meowgate/meowgate/internal/pause"
 	"github.com/meowgate/meowgate/store"
 )
 
@@ -40,7 +41,7 @@ func (r *runner) run(ctx context.Context) {
 			return
 		}
 		w.log.Error("webhook: read cursor", "instance", r.id, "err", err)
-		if !sleep(ctx, errorPause) {
+		if !pause.Sleep(ctx, errorPause) {
 			return
 		}
 	}
@@ -63,7 +64,7 @@ func (r *runner) run(ctx context.Context) {
 			return
 		default:
 			w.log.Error("webhook: delivery worker", "instance", w.m.NameOf(r.id), "err", err)
-			sleep(ctx, errorPause)
+			pause.Sleep(ctx, errorPause)
 		}
 	}
 }

@@ -264,15 +264,3 @@ func (w *Worker) runnerLocked(instanceID string) *runner {
 
 // errorPause is how long a goroutine waits after a store error.
 const errorPause = 2 * time.Second
-
-// sleep waits d or until ctx ends; it reports whether ctx is still live.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}

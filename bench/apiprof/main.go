@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/api"
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/store"
 	"github.com/meowgate/meowgate/wasim"
@@ -87,8 +88,8 @@ func main() {
 			for _, i := range m.List() {
 				counts[i.State]++
 			}
-			for _, s := range []string{instance.StateCreated, instance.StateStarting, instance.StateScanQR, instance.StateConnected,
-				instance.StateDisconnected, instance.StateFailed, instance.StateLoggedOut} {
+			for _, s := range []string{event.StateCreated, event.StateStarting, event.StateScanQR, event.StateConnected,
+				event.StateDisconnected, event.StateFailed, event.StateLoggedOut} {
 				fmt.Fprintf(w, "meowgate_instances{state=%q} %d\n", s, counts[s])
 			}
 		},
