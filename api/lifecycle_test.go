@@ -163,7 +163,7 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("disconnect answered %v", got)
 	}
 	st = e.waitState("x", event.StateDisconnected)
-	if st["reason"] != instance.ReasonUserRequest || st["connection"] != "close" || st["jid"] == "" {
+	if st["reason"] != event.ReasonUserRequest || st["connection"] != "close" || st["jid"] == "" {
 		t.Fatalf("after disconnect: %v", st)
 	}
 	wantErr(t, e.call("POST", "/v1/instances/x/disconnect", token, nil), http.StatusConflict, "not_connected")
@@ -181,7 +181,7 @@ func TestLifecycle(t *testing.T) {
 	logins = e.presences(phone)
 	r = e.call("POST", "/v1/instances/x/restart", token, nil)
 	wantStatus(t, r, http.StatusAccepted)
-	if got := r.obj(t)["instance"].(map[string]any); got["state"] != event.StateStarting || got["reason"] != instance.ReasonRestart {
+	if got := r.obj(t)["instance"].(map[string]any); got["state"] != event.StateStarting || got["reason"] != event.ReasonRestart {
 		t.Fatalf("restart answered %v", got)
 	}
 	st = e.waitLogin("x", phone, logins)
@@ -196,7 +196,7 @@ func TestLifecycle(t *testing.T) {
 	r = e.call("POST", "/v1/instances/x/logout", token, nil)
 	wantStatus(t, r, http.StatusOK)
 	st = e.waitState("x", event.StateLoggedOut)
-	if st["reason"] != instance.ReasonUserRequest || st["jid"] != "" {
+	if st["reason"] != event.ReasonUserRequest || st["jid"] != "" {
 		t.Fatalf("after logout: %v", st)
 	}
 	if devs := e.sim.Devices(phone); len(devs) != 0 {
@@ -364,7 +364,7 @@ func TestSandbox(t *testing.T) {
 			seen[len(seen)-1] = d.State
 		}
 	}
-	if seen[0] != event.StateDisconnected+"/"+instance.ReasonNetwork {
+	if seen[0] != event.StateDisconnected+"/"+event.ReasonNetwork {
 		t.Fatalf("after a kick: %v", seen)
 	}
 	e.waitLogin("sb", phone, logins)
@@ -372,7 +372,7 @@ func TestSandbox(t *testing.T) {
 	// Unlinking on the phone logs the instance out.
 	wantStatus(t, e.call("POST", "/v1/sandbox/instances/sb/unlink", adminKey, nil), http.StatusOK)
 	st := e.waitState("sb", event.StateLoggedOut)
-	if st["reason"] != instance.ReasonRemoteLogout {
+	if st["reason"] != event.ReasonRemoteLogout {
 		t.Fatalf("after unlink: %v", st)
 	}
 	if devs := e.sim.Devices(phone); len(devs) != 0 {

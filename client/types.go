@@ -21,27 +21,27 @@ const (
 
 // Some reasons a state change carries.
 const (
-	ReasonUserRequest    = "user_request"
-	ReasonNetwork        = "network"
-	ReasonStreamReplaced = "stream_replaced"
-	ReasonRemoteLogout   = "remote_logout"
-	ReasonQRTimeout      = "qr_timeout"
-	ReasonClientOutdated = "client_outdated"
-	ReasonProxyError     = "proxy_error"
+	ReasonUserRequest    = event.ReasonUserRequest
+	ReasonNetwork        = event.ReasonNetwork
+	ReasonStreamReplaced = event.ReasonStreamReplaced
+	ReasonRemoteLogout   = event.ReasonRemoteLogout
+	ReasonQRTimeout      = event.ReasonQRTimeout
+	ReasonClientOutdated = event.ReasonClientOutdated
+	ReasonProxyError     = event.ReasonProxyError
 )
 
 // Message statuses.
 const (
-	StatusQueued    = "queued"
-	StatusSending   = "sending"
-	StatusSent      = "sent"
-	StatusDelivered = "delivered"
-	StatusRead      = "read"
-	StatusPlayed    = "played"
-	StatusFailed    = "failed"
-	StatusExpired   = "expired"
-	StatusCanceled  = "canceled"
-	StatusReceived  = "received"
+	StatusQueued    = event.StatusQueued
+	StatusSending   = event.StatusSending
+	StatusSent      = event.StatusSent
+	StatusDelivered = event.StatusDelivered
+	StatusRead      = event.StatusRead
+	StatusPlayed    = event.StatusPlayed
+	StatusFailed    = event.StatusFailed
+	StatusExpired   = event.StatusExpired
+	StatusCanceled  = event.StatusCanceled
+	StatusReceived  = event.StatusReceived
 )
 
 // Event types.

@@ -32,3 +32,40 @@ const (
 	StateFailed       = "failed"
 	StateLoggedOut    = "logged_out"
 )
+
+// Reasons an instance.state event carries (design.md "Instance states").
+const (
+	ReasonUserRequest      = "user_request"
+	ReasonNetwork          = "network"
+	ReasonStreamReplaced   = "stream_replaced"
+	ReasonRemoteLogout     = "remote_logout"
+	ReasonQRTimeout        = "qr_timeout"
+	ReasonClientOutdated   = "client_outdated"
+	ReasonProxyError       = "proxy_error"
+	ReasonPaired           = "paired"
+	ReasonLoggedIn         = "logged_in"
+	ReasonShutdown         = "shutdown"
+	ReasonRestart          = "restart"
+	ReasonKeepaliveTimeout = "keepalive_timeout"
+	ReasonTempBanned       = "temporarily_banned"
+	ReasonConnectFailure   = "connect_failure"
+	ReasonPairError        = "pair_error"
+	ReasonDeviceMissing    = "device_missing"
+	ReasonRedeliver        = "redeliver" // logged in anew for messages that could not be stored
+)
+
+// Message statuses. Outgoing messages move forward through queued, sending,
+// sent, delivered, read/played, or end failed, expired or canceled;
+// incoming ones are received, then read once we mark them read.
+const (
+	StatusQueued    = "queued"
+	StatusSending   = "sending"
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+	StatusPlayed    = "played"
+	StatusFailed    = "failed"
+	StatusExpired   = "expired"
+	StatusCanceled  = "canceled"
+	StatusReceived  = "received"
+)

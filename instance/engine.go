@@ -32,7 +32,7 @@ func (i *instance) start(reason string) {
 	cli, err := i.newClient()
 	if err != nil {
 		i.log.Error("cannot create client", "err", err)
-		i.setState(event.StateFailed, ReasonConnectFailure)
+		i.setState(event.StateFailed, event.ReasonConnectFailure)
 		return
 	}
 	i.gen++
@@ -47,7 +47,7 @@ func (i *instance) start(reason string) {
 		if err != nil {
 			cancel()
 			i.log.Error("cannot get QR channel", "err", err)
-			i.setState(event.StateFailed, ReasonConnectFailure)
+			i.setState(event.StateFailed, event.ReasonConnectFailure)
 			return
 		}
 		go func() {
@@ -235,9 +235,9 @@ func (i *instance) onConnectResult(gen int, err error) {
 	if gen != i.gen || err == nil {
 		return
 	}
-	reason, state := ReasonNetwork, event.StateDisconnected
+	reason, state := event.ReasonNetwork, event.StateDisconnected
 	if i.row.ProxyURL != "" && i.m.opts.HTTPClient == nil {
-		reason, state = ReasonProxyError, event.StateFailed
+		reason, state = event.ReasonProxyError, event.StateFailed
 	}
 	i.log.Warn("connect failed", "err", err, "retry", i.retries+1)
 	i.scheduleRetry(state, reason)
@@ -260,7 +260,7 @@ func (i *instance) scheduleRetry(state, reason string) {
 	i.retryTimer = time.AfterFunc(d, func() {
 		i.post(func() {
 			if gen == i.gen && i.row.Desired == store.DesiredRunning {
-				i.start(ReasonNetwork)
+				i.start(event.ReasonNetwork)
 			}
 		})
 	})
@@ -287,14 +287,14 @@ func (i *instance) onQR(gen int, item whatsmeow.QRChannelItem) {
 		if i.row.JID == "" {
 			i.stopClient()
 			i.setDesired(context.Background(), store.DesiredStopped)
-			i.setState(event.StateDisconnected, ReasonQRTimeout)
+			i.setState(event.StateDisconnected, event.ReasonQRTimeout)
 		}
 	case "error", "err-unexpected-state", "err-scanned-without-multidevice":
 		if i.row.JID == "" && i.cli != nil && i.row.State != event.StateConnected {
 			i.log.Warn("pairing failed", "event", item.Event, "err", item.Error)
 			i.stopClient()
 			i.setDesired(context.Background(), store.DesiredStopped)
-			i.setState(event.StateFailed, ReasonPairError)
+			i.setState(event.StateFailed, event.ReasonPairError)
 		}
 	}
 }
@@ -313,7 +313,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 			i.log.Error("cannot record pairing", "err", err)
 		}
 		i.qr = nil
-		i.setState(event.StateStarting, ReasonPaired)
+		i.setState(event.StateStarting, event.ReasonPaired)
 	case *events.Connected:
 		i.retries = 0
 		if cli.Store.PushName == "" {
@@ -329,7 +329,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 				}
 			})
 		}
-		i.setState(event.StateConnected, ReasonLoggedIn)
+		i.setState(event.StateConnected, event.ReasonLoggedIn)
 		i.startSender(cli)
 	case *events.Receipt:
 		i.onReceipt(e)
@@ -339,13 +339,13 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.stopSender()
 		if i.row.JID != "" && i.row.Desired == store.DesiredRunning {
 			// whatsmeow reconnects by itself.
-			i.setState(event.StateDisconnected, ReasonNetwork)
+			i.setState(event.StateDisconnected, event.ReasonNetwork)
 		}
 	case *events.KeepAliveTimeout:
 		if e.ErrorCount >= 3 && i.row.State == event.StateConnected {
 			// "Connected" but deaf: drop the socket and log in again.
 			i.log.Warn("keepalive failing; reconnecting", "errors", e.ErrorCount)
-			i.start(ReasonKeepaliveTimeout)
+			i.start(event.ReasonKeepaliveTimeout)
 		}
 	case *events.LoggedOut:
 		if i.loggingOut {
@@ -355,20 +355,20 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.stopClient()
 		i.forgetLink(ctx)
 		i.setDesired(ctx, store.DesiredStopped)
-		i.setState(event.StateLoggedOut, ReasonRemoteLogout)
+		i.setState(event.StateLoggedOut, event.ReasonRemoteLogout)
 	case *events.StreamReplaced:
 		i.stopClient()
 		i.setDesired(ctx, store.DesiredStopped)
-		i.setState(event.StateDisconnected, ReasonStreamReplaced)
+		i.setState(event.StateDisconnected, event.ReasonStreamReplaced)
 	case *events.ClientOutdated:
 		i.stopClient()
-		i.setState(event.StateFailed, ReasonClientOutdated)
+		i.setState(event.StateFailed, event.ReasonClientOutdated)
 	case *events.TemporaryBan:
 		i.stopClient()
-		i.setState(event.StateFailed, ReasonTempBanned)
+		i.setState(event.StateFailed, event.ReasonTempBanned)
 	case *events.ConnectFailure:
 		i.log.Warn("connect failure", "reason", e.Reason, "message", e.Message)
-		i.scheduleRetry(event.StateFailed, ReasonConnectFailure)
+		i.scheduleRetry(event.StateFailed, event.ReasonConnectFailure)
 	}
 }
 

@@ -90,11 +90,11 @@ func TestReceiptsOvertakingAck(t *testing.T) {
 		id, _, held := flightOf(inst, m.ID)
 		return id == m.ID && held == 2
 	})
-	if got := e.msg("o", m.ID); got.Status != store.StatusSending {
+	if got := e.msg("o", m.ID); got.Status != event.StatusSending {
 		t.Fatalf("unacked message is %s", got.Status)
 	}
 	release()
-	got := e.waitStatus("o", m.ID, store.StatusRead)
+	got := e.waitStatus("o", m.ID, event.StatusRead)
 	if h := statuses(got); h != "queued,sending,sent,delivered,read" {
 		t.Fatalf("status history %s", h)
 	}
@@ -125,14 +125,14 @@ func TestStopDuringSendResendsOnce(t *testing.T) {
 	if _, err := e.quiet().Disconnect(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}
-	if got := e.stored(instID, m.ID); got.Status != store.StatusQueued && got.Status != store.StatusSending {
+	if got := e.stored(instID, m.ID); got.Status != event.StatusQueued && got.Status != event.StatusSending {
 		t.Fatalf("after a stop mid-send the message is %s", got.Status)
 	}
 	release()
 	if _, err := e.m.Connect(ctx, "x"); err != nil {
 		t.Fatal(err)
 	}
-	got := e.waitStatus("x", m.ID, store.StatusRead)
+	got := e.waitStatus("x", m.ID, event.StatusRead)
 	e.waitFor("the resend", func() bool { return e.sim.Duplicates("+4915100000211", m.ID) == 1 })
 	if in := e.inbox("+4915100000212"); len(in) != 1 {
 		t.Fatalf("contact got %v", in)
@@ -194,13 +194,13 @@ func TestChainedClaimUndoneOnStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	// whatsmeow reconnects by itself; the next sender sends b.
-	if h := statuses(e.waitStatus("c", b.ID, store.StatusRead)); h != "queued,sending,sent,delivered,read" {
+	if h := statuses(e.waitStatus("c", b.ID, event.StatusRead)); h != "queued,sending,sent,delivered,read" {
 		t.Fatalf("b status history %s", h)
 	}
 	if got := e.stored(instID, b.ID); got.Attempts != 1 {
 		t.Fatalf("b has %d attempts", got.Attempts)
 	}
-	if h := statuses(e.waitStatus("c", a.ID, store.StatusRead)); h != "queued,sending,sent,delivered,read" {
+	if h := statuses(e.waitStatus("c", a.ID, event.StatusRead)); h != "queued,sending,sent,delivered,read" {
 		t.Fatalf("a status history %s", h)
 	}
 	if in := strings.Join(e.inbox("+4915100000222"), ","); in != "a,b" {
@@ -221,7 +221,7 @@ func TestChainedClaimsKeepOrder(t *testing.T) {
 		ids[k] = e.send("l", "+4915100000232", fmt.Sprintf("m%02d", k)).ID
 	}
 	for _, id := range ids {
-		e.waitStatus("l", id, store.StatusRead)
+		e.waitStatus("l", id, event.StatusRead)
 	}
 	in := e.inbox("+4915100000232")
 	if len(in) != n {
@@ -254,14 +254,14 @@ func TestSenderWakesForNewAndScheduled(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := e.send("w", "+4915100000242", "now")
-	e.waitStatus("w", now.ID, store.StatusSent)
+	e.waitStatus("w", now.ID, event.StatusSent)
 	if time.Now().After(at) {
 		t.Fatal("the new message waited for the scheduled one's time")
 	}
-	if got := e.msg("w", later.ID); got.Status != store.StatusQueued {
+	if got := e.msg("w", later.ID); got.Status != event.StatusQueued {
 		t.Fatalf("scheduled message is %s before its send_at", got.Status)
 	}
-	e.waitStatus("w", later.ID, store.StatusSent)
+	e.waitStatus("w", later.ID, event.StatusSent)
 	msgs, err := e.sim.Inbox("+4915100000242")
 	if err != nil || len(msgs) != 2 || msgs[0].Text != "now" || msgs[1].Text != "later" {
 		t.Fatalf("inbox %+v %v", msgs, err)

@@ -326,7 +326,7 @@ func (i *instance) update(ctx context.Context, p UpdateParams, selfProblem strin
 	}
 	if proxyChanged && i.cli != nil {
 		// A new proxy needs a new connection.
-		i.start(ReasonRestart)
+		i.start(event.ReasonRestart)
 	}
 	return nil
 }
@@ -336,7 +336,7 @@ func (i *instance) shutdown() {
 		return
 	}
 	i.stopClient()
-	i.setState(event.StateDisconnected, ReasonShutdown)
+	i.setState(event.StateDisconnected, event.ReasonShutdown)
 }
 
 func (i *instance) logout(ctx context.Context) error {
@@ -359,7 +359,7 @@ func (i *instance) logout(ctx context.Context) error {
 	i.stopClient()
 	i.forgetLink(ctx)
 	i.setDesired(ctx, store.DesiredStopped)
-	i.setState(event.StateLoggedOut, ReasonUserRequest)
+	i.setState(event.StateLoggedOut, event.ReasonUserRequest)
 	return nil
 }
 

@@ -19,7 +19,7 @@ func (m *Manager) Connect(ctx context.Context, idOrName string) (*Info, error) {
 			return &StateError{Err: ErrAlreadyConnected, State: st}
 		}
 		inst.setDesired(ctx, store.DesiredRunning)
-		inst.start(ReasonUserRequest)
+		inst.start(event.ReasonUserRequest)
 		return nil
 	})
 	if err != nil {
@@ -41,7 +41,7 @@ func (m *Manager) Disconnect(ctx context.Context, idOrName string) (*Info, error
 		}
 		inst.setDesired(ctx, store.DesiredStopped)
 		inst.stopClient()
-		inst.setState(event.StateDisconnected, ReasonUserRequest)
+		inst.setState(event.StateDisconnected, event.ReasonUserRequest)
 		return nil
 	})
 	if err != nil {
@@ -63,7 +63,7 @@ func (m *Manager) Restart(ctx context.Context, idOrName string) (*Info, error) {
 		}
 		inst.stopClient()
 		inst.setDesired(ctx, store.DesiredRunning)
-		inst.start(ReasonRestart)
+		inst.start(event.ReasonRestart)
 		return nil
 	})
 	if err != nil {

@@ -100,7 +100,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 	}
 	for _, inst := range m.order {
 		if inst.row.Desired == store.DesiredRunning {
-			inst.post(func() { inst.start(ReasonRestart) })
+			inst.post(func() { inst.start(event.ReasonRestart) })
 		}
 	}
 	return m, nil

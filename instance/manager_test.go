@@ -162,7 +162,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := e.quiet().Disconnect(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("shop", event.StateDisconnected, ReasonUserRequest)
+	e.waitState("shop", event.StateDisconnected, event.ReasonUserRequest)
 	if _, err := e.quiet().Disconnect(ctx, "shop"); !isErr(err, ErrNotConnected) {
 		t.Fatalf("second disconnect: %v", err)
 	}
@@ -187,7 +187,7 @@ func TestLifecycle(t *testing.T) {
 	if _, err := e.quiet().Logout(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("shop", event.StateLoggedOut, ReasonUserRequest)
+	e.waitState("shop", event.StateLoggedOut, event.ReasonUserRequest)
 	if n := len(e.sim.Devices("+4915100000010")); n != 0 {
 		t.Fatalf("phone still lists %d linked devices", n)
 	}

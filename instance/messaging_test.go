@@ -75,7 +75,7 @@ func (e *env) send(name, to, text string) *event.Message {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	if m.Status != store.StatusQueued {
+	if m.Status != event.StatusQueued {
 		e.t.Fatalf("new message is %s", m.Status)
 	}
 	return m
@@ -107,7 +107,7 @@ func TestSendStatuses(t *testing.T) {
 	e := newEnv(t)
 	e.connected("s", "+4915100000101", `{"send_delay_ms":0}`)
 	m := e.send("s", "+4915100000102", "hello")
-	got := e.waitStatus("s", m.ID, store.StatusRead)
+	got := e.waitStatus("s", m.ID, event.StatusRead)
 	if h := statuses(got); h != "queued,sending,sent,delivered,read" {
 		t.Fatalf("status history %s", h)
 	}
@@ -126,7 +126,7 @@ func TestSendStatuses(t *testing.T) {
 
 	// Not on WhatsApp: fails with a clear error, nothing delivered.
 	bad := e.send("s", "+9995550001", "anyone?")
-	failed := e.waitStatus("s", bad.ID, store.StatusFailed)
+	failed := e.waitStatus("s", bad.ID, event.StatusFailed)
 	if !strings.Contains(failed.Error, "not on WhatsApp") {
 		t.Fatalf("error %q", failed.Error)
 	}
@@ -174,7 +174,7 @@ func TestQueueWhileDisconnectedAndOrder(t *testing.T) {
 	if _, err := e.m.Connect(ctx, "q"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitStatus("q", ids[2], store.StatusRead)
+	e.waitStatus("q", ids[2], event.StatusRead)
 	if in := e.inbox("+4915100000112"); strings.Join(in, ",") != "one,two,three" {
 		t.Fatalf("order %v", in)
 	}
@@ -186,8 +186,8 @@ func TestPacingScheduleExpiryCancel(t *testing.T) {
 	e.connected("p", "+4915100000121", `{"send_delay_ms":300,"send_jitter_ms":100,"typing_simulation":true}`)
 	a := e.send("p", "+4915100000122", "a")
 	b := e.send("p", "+4915100000122", "b")
-	e.waitStatus("p", a.ID, store.StatusSent)
-	e.waitStatus("p", b.ID, store.StatusSent)
+	e.waitStatus("p", a.ID, event.StatusSent)
+	e.waitStatus("p", b.ID, event.StatusSent)
 	// WhatsApp's ack timestamps (sent_at) have whole seconds: measure the
 	// spacing where the contact received them.
 	in, err := e.sim.Inbox("+4915100000122")
@@ -208,7 +208,7 @@ func TestPacingScheduleExpiryCancel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := e.waitStatus("p", sched.ID, store.StatusSent)
+	got := e.waitStatus("p", sched.ID, event.StatusSent)
 	if got.SentAt.Before(at.Truncate(time.Second)) {
 		t.Fatalf("sent at %v before send_at %v", got.SentAt, at)
 	}
@@ -226,7 +226,7 @@ func TestPacingScheduleExpiryCancel(t *testing.T) {
 	if err != nil || n != 2 {
 		t.Fatalf("cancel: %d %v", n, err)
 	}
-	if m := e.msg("p", keep.ID); m.Status != store.StatusCanceled {
+	if m := e.msg("p", keep.ID); m.Status != event.StatusCanceled {
 		t.Fatalf("canceled message is %s", m.Status)
 	}
 	_ = old
@@ -235,7 +235,7 @@ func TestPacingScheduleExpiryCancel(t *testing.T) {
 	if _, err := e.m.Connect(ctx, "p"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitStatus("p", exp.ID, store.StatusExpired)
+	e.waitStatus("p", exp.ID, event.StatusExpired)
 	for _, txt := range e.inbox("+4915100000122") {
 		if txt == "expires" || txt == "keep" || txt == "stale" {
 			t.Fatalf("%q was delivered", txt)
@@ -255,7 +255,7 @@ func TestIdempotencyAndCrashResend(t *testing.T) {
 	if err != nil || !replay || again.ID != first.ID {
 		t.Fatalf("retried POST: %v %v %v", again, replay, err)
 	}
-	e.waitStatus("i", first.ID, store.StatusRead)
+	e.waitStatus("i", first.ID, event.StatusRead)
 
 	// A crash after WhatsApp accepted the message but before meowgate
 	// recorded it: the message is sent again with the same id on restart,
@@ -316,7 +316,7 @@ func TestHundredPacedInOrder(t *testing.T) {
 	for n := range 100 {
 		last = e.send("h", "+4915100000152", fmt.Sprintf("m%03d", n))
 	}
-	e.waitStatus("h", last.ID, store.StatusDelivered)
+	e.waitStatus("h", last.ID, event.StatusDelivered)
 	msgs, err := e.sim.Inbox("+4915100000152")
 	if err != nil {
 		t.Fatal(err)

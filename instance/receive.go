@@ -145,12 +145,12 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bo
 	sj, _ := json.Marshal(sum)
 	m := &store.Message{
 		InstanceID: i.id, ID: info.ID, Direction: "in", Chat: info.Chat.ToNonAD().String(), Sender: info.Sender.ToNonAD().String(),
-		Type: typ, Text: text, Summary: sj, Status: store.StatusReceived, CreatedAt: info.Timestamp.UTC(),
+		Type: typ, Text: text, Summary: sj, Status: event.StatusReceived, CreatedAt: info.Timestamp.UTC(),
 	}
 	evType := event.TypeMessageReceived
 	if info.IsFromMe {
 		// Sent from the phone or another linked device.
-		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", store.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), event.TypeMessageEcho
+		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", event.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), event.TypeMessageEcho
 	}
 	data, _ := json.Marshal(viewMessage(snap.info.Name, m))
 	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
@@ -196,11 +196,11 @@ func (i *instance) onReceipt(e *events.Receipt) {
 	var status string
 	switch e.Type {
 	case types.ReceiptTypeDelivered:
-		status = store.StatusDelivered
+		status = event.StatusDelivered
 	case types.ReceiptTypeRead:
-		status = store.StatusRead
+		status = event.StatusRead
 	case types.ReceiptTypePlayed:
-		status = store.StatusPlayed
+		status = event.StatusPlayed
 	default:
 		return
 	}

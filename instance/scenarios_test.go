@@ -84,18 +84,18 @@ func TestRemoteEvents(t *testing.T) {
 	if err := e.quietSim().Kick(kick); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("kick", event.StateDisconnected, ReasonNetwork)
+	e.waitState("kick", event.StateDisconnected, event.ReasonNetwork)
 	e.waitState("kick", event.StateConnected, "")
 
 	if err := e.quietSim().StreamReplaced(replace); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("replace", event.StateDisconnected, ReasonStreamReplaced)
+	e.waitState("replace", event.StateDisconnected, event.ReasonStreamReplaced)
 
 	if err := e.quietSim().Unlink(ctx, unlink); err != nil {
 		t.Fatal(err)
 	}
-	info := e.waitState("unlink", event.StateLoggedOut, ReasonRemoteLogout)
+	info := e.waitState("unlink", event.StateLoggedOut, event.ReasonRemoteLogout)
 	if info.JID != "" {
 		t.Fatalf("unlinked instance keeps jid %q", info.JID)
 	}
@@ -122,7 +122,7 @@ func TestClientOutdatedAndBackoff(t *testing.T) {
 	if _, err := e.quiet().Restart(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("old", event.StateFailed, ReasonClientOutdated)
+	e.waitState("old", event.StateFailed, event.ReasonClientOutdated)
 	e.sim.SetClientOutdated(false)
 
 	// While the server refuses connections the instance retries by itself.
@@ -130,7 +130,7 @@ func TestClientOutdatedAndBackoff(t *testing.T) {
 	if _, err := e.quiet().Restart(ctx, "old"); err != nil {
 		t.Fatal(err)
 	}
-	e.waitState("old", event.StateDisconnected, ReasonNetwork)
+	e.waitState("old", event.StateDisconnected, event.ReasonNetwork)
 	e.waitState("old", event.StateConnected, "")
 }
 
@@ -144,7 +144,7 @@ func TestQRTimeout(t *testing.T) {
 	if n := e.quietSim().ExpireQR(); n != 1 {
 		t.Fatalf("expired %d QR connections", n)
 	}
-	e.waitState("slow", event.StateDisconnected, ReasonQRTimeout)
+	e.waitState("slow", event.StateDisconnected, event.ReasonQRTimeout)
 	if _, err := e.m.QR("slow"); !isErr(err, ErrNotAwaitingQR) {
 		t.Fatalf("QR after timeout: %v", err)
 	}

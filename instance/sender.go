@@ -16,6 +16,7 @@ import (
 	"go.mau.fi/whatsmeow/types"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/internal/pause"
 	"github.com/meowgate/meowgate/store"
 )
@@ -350,7 +351,7 @@ func (s *sender) deliver(msg *store.Message) (whatsmeow.SendResponse, error) {
 // too and returns it.
 func (s *sender) recordSent(ctx context.Context, msg *store.Message, resp whatsmeow.SendResponse, claimNext bool) *store.Message {
 	i := s.inst
-	msg.Status, msg.SentAt, msg.Error = store.StatusSent, resp.Timestamp.UTC(), ""
+	msg.Status, msg.SentAt, msg.Error = event.StatusSent, resp.Timestamp.UTC(), ""
 	data, _ := json.Marshal(viewMessage(i.name(), msg))
 	// Receipts that came before this point are recorded with the ack; later
 	// ones wait for releaseReceipts.

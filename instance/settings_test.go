@@ -134,7 +134,7 @@ func TestAlwaysOnlineAndMarkReadOnReply(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.waitStatus("o", reply.ID, store.StatusSent)
+	e.waitStatus("o", reply.ID, event.StatusSent)
 	e.waitFor("read on reply", func() bool {
 		for _, r := range e.sim.ReceiptsSent("+4915100000221") {
 			if r.Type == "read" && contains(r.IDs, in) {
@@ -144,7 +144,7 @@ func TestAlwaysOnlineAndMarkReadOnReply(t *testing.T) {
 		return false
 	})
 	// The store records the read mark after WhatsApp has it.
-	e.waitFor("incoming message read", func() bool { return e.msg("o", in).Status == store.StatusRead })
+	e.waitFor("incoming message read", func() bool { return e.msg("o", in).Status == event.StatusRead })
 }
 
 // sync_full_history and the device name travel in the registration payload

@@ -98,7 +98,7 @@ func (i *instance) flushStorage() {
 	}
 	i.redeliver = false
 	i.log.Info("storage has room again; logging in anew so WhatsApp delivers the unacked messages again")
-	i.start(ReasonRedeliver)
+	i.start(event.ReasonRedeliver)
 }
 
 // fullIsCancel makes whatsmeow treat a decryption it could not commit for

@@ -16,27 +16,6 @@ import (
 	"github.com/meowgate/meowgate/store"
 )
 
-// Reasons carried by state changes.
-const (
-	ReasonUserRequest      = "user_request"
-	ReasonNetwork          = "network"
-	ReasonStreamReplaced   = "stream_replaced"
-	ReasonRemoteLogout     = "remote_logout"
-	ReasonQRTimeout        = "qr_timeout"
-	ReasonClientOutdated   = "client_outdated"
-	ReasonProxyError       = "proxy_error"
-	ReasonPaired           = "paired"
-	ReasonLoggedIn         = "logged_in"
-	ReasonShutdown         = "shutdown"
-	ReasonRestart          = "restart"
-	ReasonKeepaliveTimeout = "keepalive_timeout"
-	ReasonTempBanned       = "temporarily_banned"
-	ReasonConnectFailure   = "connect_failure"
-	ReasonPairError        = "pair_error"
-	ReasonDeviceMissing    = "device_missing"
-	ReasonRedeliver        = "redeliver" // logged in anew for messages that could not be stored
-)
-
 // Connection is the Evolution-style view of a state.
 func Connection(state string) string {
 	switch state {

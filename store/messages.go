@@ -12,27 +12,11 @@ import (
 	"github.com/meowgate/meowgate/event"
 )
 
-// Message statuses. Outgoing messages move forward through queued, sending,
-// sent, delivered, read/played, or end failed, expired or canceled;
-// incoming ones are received, then read once we mark them read.
-const (
-	StatusQueued    = "queued"
-	StatusSending   = "sending"
-	StatusSent      = "sent"
-	StatusDelivered = "delivered"
-	StatusRead      = "read"
-	StatusPlayed    = "played"
-	StatusFailed    = "failed"
-	StatusExpired   = "expired"
-	StatusCanceled  = "canceled"
-	StatusReceived  = "received"
-)
-
 // rank orders the forward statuses; receipts never move a message back.
-var rank = map[string]int{StatusQueued: 1, StatusSending: 2, StatusSent: 3, StatusDelivered: 4, StatusRead: 5, StatusPlayed: 6}
+var rank = map[string]int{event.StatusQueued: 1, event.StatusSending: 2, event.StatusSent: 3, event.StatusDelivered: 4, event.StatusRead: 5, event.StatusPlayed: 6}
 
 func final(status string) bool {
-	return status == StatusFailed || status == StatusExpired || status == StatusCanceled
+	return status == event.StatusFailed || status == event.StatusExpired || status == event.StatusCanceled
 }
 
 // IdempotencyWindow is how long an Idempotency-Key returns the first message.
@@ -135,7 +119,7 @@ func (s *Store) EnqueueMessage(ctx context.Context, m *Message) (existing bool, 
 				return err
 			}
 		}
-		m.Direction, m.Status, m.CreatedAt, m.UpdatedAt = "out", StatusQueued, at, at
+		m.Direction, m.Status, m.CreatedAt, m.UpdatedAt = "out", event.StatusQueued, at, at
 		return insertMessage(ctx, tx, m)
 	})
 	if err != nil {
@@ -147,7 +131,7 @@ func (s *Store) EnqueueMessage(ctx context.Context, m *Message) (existing bool, 
 	if existing {
 		return true, s.loadHistory(ctx, m)
 	}
-	m.History = []event.StatusChange{{Status: StatusQueued, At: at}}
+	m.History = []event.StatusChange{{Status: event.StatusQueued, At: at}}
 	return false, nil
 }
 
@@ -194,12 +178,12 @@ func (s *Store) MarkIncomingRead(ctx context.Context, instanceID string, ids []s
 	return s.inTx(ctx, func(tx *Tx) error {
 		for _, id := range ids {
 			res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE instance_id = ? AND id = ? AND direction = 'in' AND status = ?`,
-				StatusRead, toMS(at), instanceID, id, StatusReceived)
+				event.StatusRead, toMS(at), instanceID, id, event.StatusReceived)
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n > 0 {
-				if err := addStatus(ctx, tx, instanceID, id, StatusRead, "", at); err != nil {
+				if err := addStatus(ctx, tx, instanceID, id, event.StatusRead, "", at); err != nil {
 					return err
 				}
 			}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 func statuses(t *testing.T, s *Store, instanceID, id string) []string {
@@ -42,12 +44,12 @@ func TestMessageSentChainsAndUnclaim(t *testing.T) {
 		t.Fatalf("claim: %+v, %v", first, err)
 	}
 	// A receipt that came before the ack is held, then recorded with it.
-	if held, err := s.ApplyReceipts(ctx, in.ID, []Receipt{{ID: first.ID, Status: StatusDelivered}}); err != nil || len(held) != 1 {
+	if held, err := s.ApplyReceipts(ctx, in.ID, []Receipt{{ID: first.ID, Status: event.StatusDelivered}}); err != nil || len(held) != 1 {
 		t.Fatalf("early receipt: held %v, %v", held, err)
 	}
-	early := []Receipt{{ID: first.ID, Status: StatusDelivered, At: time.Now()}}
+	early := []Receipt{{ID: first.ID, Status: event.StatusDelivered, At: time.Now()}}
 	next, err := s.MessageSent(ctx, in.ID, first.ID, time.Now(), nil, early, true)
-	if err != nil || next == nil || next.ID != "3EB10001" || next.Status != StatusSending || next.Attempts != 1 {
+	if err != nil || next == nil || next.ID != "3EB10001" || next.Status != event.StatusSending || next.Attempts != 1 {
 		t.Fatalf("chained claim: %+v, %v", next, err)
 	}
 	if got := fmt.Sprint(statuses(t, s, in.ID, first.ID)); got != "[queued sending sent delivered]" {
@@ -58,7 +60,7 @@ func TestMessageSentChainsAndUnclaim(t *testing.T) {
 		t.Fatal(err)
 	}
 	m, err := s.GetMessage(ctx, in.ID, next.ID)
-	if err != nil || m.Status != StatusQueued || m.Attempts != 0 || fmt.Sprint(statuses(t, s, in.ID, next.ID)) != "[queued]" {
+	if err != nil || m.Status != event.StatusQueued || m.Attempts != 0 || fmt.Sprint(statuses(t, s, in.ID, next.ID)) != "[queued]" {
 		t.Fatalf("after unclaim: %+v, %v", m, err)
 	}
 	// It is still next in line.
@@ -70,7 +72,7 @@ func TestMessageSentChainsAndUnclaim(t *testing.T) {
 	if n, err := s.MessageSent(ctx, in.ID, again.ID, time.Now(), nil, nil, false); err != nil || n != nil {
 		t.Fatalf("unchained: %+v, %v", n, err)
 	}
-	if q, _ := s.QueuedMessages(ctx, in.ID); len(q) != 1 || q[0].Status != StatusQueued {
+	if q, _ := s.QueuedMessages(ctx, in.ID); len(q) != 1 || q[0].Status != event.StatusQueued {
 		t.Fatalf("queue %+v", q)
 	}
 }

@@ -34,7 +34,7 @@ func (s *Store) ClaimMessage(ctx context.Context, instanceID string) (*Message, 
 func claimTx(ctx context.Context, tx *Tx, instanceID string, at time.Time) (claimed *Message, next time.Time, err error) {
 	rows, err := tx.QueryContext(ctx, `UPDATE messages SET status = ?, updated_at = ?
 		WHERE instance_id = ? AND status = 'queued' AND expires_at > 0 AND expires_at <= ? RETURNING id, chat`,
-		StatusExpired, toMS(at), instanceID, toMS(at))
+		event.StatusExpired, toMS(at), instanceID, toMS(at))
 	if err != nil {
 		return nil, next, err
 	}
@@ -43,10 +43,10 @@ func claimTx(ctx context.Context, tx *Tx, instanceID string, at time.Time) (clai
 		return nil, next, err
 	}
 	for i, id := range ids {
-		if err := addStatus(ctx, tx, instanceID, id, StatusExpired, "queue_ttl passed", at); err != nil {
+		if err := addStatus(ctx, tx, instanceID, id, event.StatusExpired, "queue_ttl passed", at); err != nil {
 			return nil, next, err
 		}
-		if err := appendStatusEvent(ctx, tx, instanceID, id, chats[i], StatusExpired, "queue_ttl passed", at); err != nil {
+		if err := appendStatusEvent(ctx, tx, instanceID, id, chats[i], event.StatusExpired, "queue_ttl passed", at); err != nil {
 			return nil, next, err
 		}
 	}
@@ -69,12 +69,12 @@ func claimTx(ctx context.Context, tx *Tx, instanceID string, at time.Time) (clai
 	} else if err != nil {
 		return nil, next, err
 	}
-	m.Status, m.Attempts, m.UpdatedAt = StatusSending, m.Attempts+1, at
+	m.Status, m.Attempts, m.UpdatedAt = event.StatusSending, m.Attempts+1, at
 	if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = ?, updated_at = ? WHERE seq = ?`,
 		m.Status, m.Attempts, toMS(at), m.Seq); err != nil {
 		return nil, next, err
 	}
-	if err := addStatus(ctx, tx, instanceID, m.ID, StatusSending, "", at); err != nil {
+	if err := addStatus(ctx, tx, instanceID, m.ID, event.StatusSending, "", at); err != nil {
 		return nil, next, err
 	}
 	return m, next, nil
@@ -86,14 +86,14 @@ func (s *Store) RequeueMessage(ctx context.Context, instanceID, id, reason strin
 	at := now()
 	err := s.inTx(ctx, func(tx *Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, error = ?, updated_at = ? WHERE instance_id = ? AND id = ? AND status = ?`,
-			StatusQueued, reason, toMS(at), instanceID, id, StatusSending)
+			event.StatusQueued, reason, toMS(at), instanceID, id, event.StatusSending)
 		if err != nil {
 			return err
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
 			return nil
 		}
-		return addStatus(ctx, tx, instanceID, id, StatusQueued, reason, at)
+		return addStatus(ctx, tx, instanceID, id, event.StatusQueued, reason, at)
 	})
 	if err != nil {
 		return fmt.Errorf("store: requeue %s: %w", id, err)
@@ -120,7 +120,7 @@ func (s *Store) UnclaimMessage(ctx context.Context, instanceID, id string) error
 // RecoverSending requeues messages left "sending" by a crash: they are sent
 // again with the same WhatsApp id, which WhatsApp deduplicates.
 func (s *Store) RecoverSending(ctx context.Context) (int, error) {
-	res, err := s.exec(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE status = ?`, StatusQueued, toMS(now()), StatusSending)
+	res, err := s.exec(ctx, `UPDATE messages SET status = ?, updated_at = ? WHERE status = ?`, event.StatusQueued, toMS(now()), event.StatusSending)
 	if err != nil {
 		return 0, fmt.Errorf("store: recover sending: %w", err)
 	}
@@ -137,10 +137,10 @@ func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.
 	err = s.inTx(ctx, func(tx *Tx) error {
 		if _, err := tx.ExecContext(ctx, `UPDATE messages SET sent_at = ?, error = '', updated_at = ?,
 			status = CASE WHEN status IN (?, ?) THEN ? ELSE status END WHERE instance_id = ? AND id = ?`,
-			toMS(at), toMS(t), StatusQueued, StatusSending, StatusSent, instanceID, id); err != nil {
+			toMS(at), toMS(t), event.StatusQueued, event.StatusSending, event.StatusSent, instanceID, id); err != nil {
 			return err
 		}
-		if err := addStatus(ctx, tx, instanceID, id, StatusSent, "", t); err != nil {
+		if err := addStatus(ctx, tx, instanceID, id, event.StatusSent, "", t); err != nil {
 			return err
 		}
 		if _, err := appendEventTx(ctx, tx, Event{InstanceID: instanceID, Type: event.TypeMessageSent, Data: data, CreatedAt: t}); err != nil {
@@ -164,13 +164,13 @@ func (s *Store) MessageSent(ctx context.Context, instanceID, id string, at time.
 
 // MessageFailed ends an outgoing message with an error.
 func (s *Store) MessageFailed(ctx context.Context, instanceID, id, errText string) error {
-	return s.endMessages(ctx, instanceID, `id = ? AND status IN ('queued', 'sending')`, []any{id}, StatusFailed, errText)
+	return s.endMessages(ctx, instanceID, `id = ? AND status IN ('queued', 'sending')`, []any{id}, event.StatusFailed, errText)
 }
 
 // CancelQueue cancels every queued message of an instance.
 func (s *Store) CancelQueue(ctx context.Context, instanceID string) (int, error) {
 	var n int
-	err := s.endMessagesN(ctx, instanceID, `status = 'queued'`, nil, StatusCanceled, "", &n)
+	err := s.endMessagesN(ctx, instanceID, `status = 'queued'`, nil, event.StatusCanceled, "", &n)
 	return n, err
 }
 

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/meowgate/meowgate/event"
 )
 
 // Receipt is a delivery, read or played receipt for one outgoing message.
@@ -54,12 +56,12 @@ func applyReceiptsTx(ctx context.Context, tx *Tx, instanceID string, rs []Receip
 		} else if err != nil {
 			return nil, err
 		}
-		if cur == StatusQueued || cur == StatusSending {
+		if cur == event.StatusQueued || cur == event.StatusSending {
 			holding[r.ID] = true
 			held = append(held, r)
 			continue
 		}
-		if final(cur) && cur != StatusFailed || rank[cur] >= rank[r.Status] {
+		if final(cur) && cur != event.StatusFailed || rank[cur] >= rank[r.Status] {
 			continue
 		}
 		at := r.At
