@@ -292,8 +292,16 @@ func TestSlowReceiverDoesNotBlockOthers(t *testing.T) {
 	if n := len(slow.requests()); n != 0 {
 		t.Errorf("slow receiver answered %d", n)
 	}
-	if d := e.delivery(a, evA2); d.Status != store.DeliveryPending {
-		t.Errorf("A's second delivery %+v", d)
+	// A's second event is not sent either: its delivery is pending, or not
+	// queued yet when the worker read the log between the two appends.
+	ds, err := e.st.ListWebhookDeliveries(context.Background(), a, "", store.MaxDeliveryLimit)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range ds {
+		if d.EventID == evA2 && (d.Status != store.DeliveryPending || d.Attempts != 0) {
+			t.Errorf("A's second delivery %+v", d)
+		}
 	}
 }
 
