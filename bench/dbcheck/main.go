@@ -117,7 +117,8 @@ func evict(path string) error {
 		} else if err != nil {
 			return err
 		}
-		if err := f.Sync(); err == nil {
+		err = f.Sync()
+		if err == nil {
 			err = unix.Fadvise(int(f.Fd()), 0, 0, unix.FADV_DONTNEED)
 		}
 		f.Close()
