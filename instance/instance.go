@@ -266,10 +266,10 @@ func (i *instance) setState(state, reason string) {
 	i.publish()
 }
 
-func (i *instance) saveRow(ctx context.Context, change func(r *store.Instance)) error {
+func (i *instance) saveRow(ctx context.Context, change func(r *store.Instance), evs ...store.Event) error {
 	row := *i.row
 	change(&row)
-	if err := i.m.store.UpdateInstance(ctx, &row); err != nil {
+	if err := i.m.store.UpdateInstance(ctx, &row, evs...); err != nil {
 		return fmt.Errorf("instance %s: save: %w", row.Name, err)
 	}
 	*i.row = row

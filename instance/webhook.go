@@ -33,13 +33,14 @@ func (m *Manager) DisableWebhook(ctx context.Context, id, url, reason string) er
 		wh := inst.webhook
 		wh.Enabled = false
 		wj, _ := json.Marshal(wh)
-		if err := inst.saveRow(ctx, func(r *store.Instance) { r.Webhook = wj }); err != nil {
+		data, _ := json.Marshal(event.WebhookDisabled{URL: MaskURL(url), Reason: reason, At: time.Now().UTC()})
+		// The row and its event in one transaction, as every change.
+		if err := inst.saveRow(ctx, func(r *store.Instance) { r.Webhook = wj },
+			store.Event{Type: event.TypeWebhookDisabled, Data: data}); err != nil {
 			return err
 		}
 		inst.webhook = wh
 		inst.publish()
-		data, _ := json.Marshal(event.WebhookDisabled{URL: MaskURL(url), Reason: reason, At: time.Now().UTC()})
-		_, err := m.store.AppendEvent(ctx, store.Event{InstanceID: id, Type: event.TypeWebhookDisabled, Data: data})
-		return err
+		return nil
 	})
 }

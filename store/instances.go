@@ -185,7 +185,10 @@ func (s *Store) ListInstances(ctx context.Context) ([]*Instance, error) {
 // now. Name, state and created_at are not changed (state: SetState).
 // The row is overwritten as a whole: callers read, modify and write through
 // the instance's owner so concurrent updates do not overwrite each other.
-func (s *Store) UpdateInstance(ctx context.Context, in *Instance) error {
+//
+// Events in evs are appended in the same transaction, so a change that is
+// published is never visible without its event (nor the event without it).
+func (s *Store) UpdateInstance(ctx context.Context, in *Instance, evs ...Event) error {
 	settings, err := jsonText("settings", in.Settings, "{}")
 	if err != nil {
 		return err
@@ -202,15 +205,35 @@ func (s *Store) UpdateInstance(ctx context.Context, in *Instance) error {
 		return err
 	}
 	at := now()
-	res, err := s.exec(ctx, `UPDATE instances SET device_name = ?, phone = ?, jid = ?, lid = ?,
+	const q = `UPDATE instances SET device_name = ?, phone = ?, jid = ?, lid = ?,
 		push_name = ?, token_hash = ?, settings = ?, webhook = ?, proxy_url = ?, desired = ?, updated_at = ?
-		WHERE id = ?`,
-		in.DeviceName, in.Phone, in.JID, in.LID, in.PushName, in.TokenHash,
-		settings, webhook, in.ProxyURL, desired, toMS(at), in.ID)
-	if err != nil {
-		return instanceWriteError("update", in, err)
+		WHERE id = ?`
+	args := []any{in.DeviceName, in.Phone, in.JID, in.LID, in.PushName, in.TokenHash,
+		settings, webhook, in.ProxyURL, desired, toMS(at), in.ID}
+	update := func(res sql.Result, err error) error {
+		if err != nil {
+			return instanceWriteError("update", in, err)
+		}
+		return mustAffect(res, "update instance", in.ID)
 	}
-	if err := mustAffect(res, "update instance", in.ID); err != nil {
+	if len(evs) == 0 {
+		if err := update(s.exec(ctx, q, args...)); err != nil {
+			return err
+		}
+	} else if err := s.inTx(ctx, func(tx *Tx) error {
+		if err := update(tx.ExecContext(ctx, q, args...)); err != nil {
+			return err
+		}
+		for _, ev := range evs {
+			if ev.InstanceID == "" {
+				ev.InstanceID = in.ID
+			}
+			if _, err := appendEventTx(ctx, tx, ev); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	in.Settings, in.Webhook, in.Desired, in.UpdatedAt = json.RawMessage(settings), json.RawMessage(webhook), desired, at

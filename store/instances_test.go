@@ -269,3 +269,30 @@ func BenchmarkCreateInstance(b *testing.B) {
 		}
 	}
 }
+
+// An update with events commits both or neither.
+func TestUpdateInstanceWithEvents(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	in := &Instance{ID: "ins_u", Name: "u", Webhook: json.RawMessage(`{"enabled":true}`)}
+	if err := s.CreateInstance(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	off := *in
+	off.Webhook = json.RawMessage(`{"enabled":false}`)
+	// An event that cannot be appended rolls the update back.
+	if err := s.UpdateInstance(ctx, &off, Event{Data: json.RawMessage(`{}`)}); err == nil {
+		t.Fatal("an event without a type was appended")
+	}
+	if got, _ := s.GetInstance(ctx, "ins_u"); string(got.Webhook) != `{"enabled":true}` {
+		t.Fatalf("the row changed without its event: %s", got.Webhook)
+	}
+	if err := s.UpdateInstance(ctx, &off, Event{Type: event.TypeWebhookDisabled, Data: json.RawMessage(`{"reason":"gone"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := s.GetInstance(ctx, "ins_u")
+	evs, err := s.ListEvents(ctx, "ins_u", 0, 10)
+	if err != nil || string(got.Webhook) != `{"enabled":false}` || len(evs) != 1 || evs[0].Type != event.TypeWebhookDisabled {
+		t.Fatalf("row %s, events %+v, %v", got.Webhook, evs, err)
+	}
+}
