@@ -67,6 +67,7 @@ func TestDefaults(t *testing.T) {
 		{"log.whatsmeow_level", cfg.Log.WhatsmeowLevel, "warn"},
 		{"sandbox.enabled", cfg.Sandbox.Enabled, false},
 		{"sandbox.addr", cfg.Sandbox.Addr, ""},
+		{"console.enabled", cfg.Console.Enabled, true},
 		{"StateDir", cfg.StateDir(), "data"},
 	}
 	for _, c := range checks {
