@@ -7,6 +7,7 @@ import (
 	"embed"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"io/fs"
 	"mime"
 	"net/http"
@@ -72,6 +73,15 @@ func withConsoleHeaders(next http.Handler) http.Handler {
 	})
 }
 
+// assetTypes is fixed here, not read from the system's mime.types, so the
+// console is served the same everywhere.
+var assetTypes = map[string]string{
+	".html": "text/html; charset=utf-8",
+	".css":  "text/css; charset=utf-8",
+	".js":   "text/javascript; charset=utf-8",
+	".svg":  "image/svg+xml",
+}
+
 // asset is one embedded file with its validator.
 type asset struct {
 	body        []byte
@@ -90,9 +100,9 @@ func loadAssets() (map[string]asset, error) {
 			return err
 		}
 		sum := sha256.Sum256(b)
-		ct := mime.TypeByExtension(path.Ext(p))
+		ct := assetTypes[path.Ext(p)]
 		if ct == "" {
-			ct = "application/octet-stream"
+			return fmt.Errorf("%s: no content type for this extension", p)
 		}
 		out[path.Base(p)] = asset{body: b, contentType: ct, etag: `"` + hex.EncodeToString(sum[:8]) + `"`}
 		return nil
@@ -213,6 +223,13 @@ func (se *session) csrfOK(r *http.Request) bool {
 	return got != "" && subtle.ConstantTimeCompare([]byte(got), []byte(se.csrf)) == 1
 }
 
+// overTLS reports whether the browser reached the server over https,
+// directly or through a TLS-terminating proxy. A forged header only makes
+// the forger's own cookie Secure.
+func overTLS(r *http.Request) bool {
+	return r.TLS != nil || strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
 func safeMethod(m string) bool { return m == http.MethodGet || m == http.MethodHead }
 
 // sessionKey returns the key of the request's console session when it
@@ -262,7 +279,7 @@ func (h *handler) consoleLogin(w http.ResponseWriter, r *http.Request, _ *caller
 	se, cookie := h.sessions.create(p.Key)
 	http.SetCookie(w, &http.Cookie{
 		Name: sessionCookie, Value: cookie, Path: "/", Expires: se.expires, MaxAge: int(sessionTTL / time.Second),
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r),
 	})
 	writeJSON(w, http.StatusOK, h.whoami(c, se))
 	return nil
@@ -273,7 +290,7 @@ func (h *handler) consoleLogout(w http.ResponseWriter, r *http.Request, c *calle
 		h.sessions.drop(c.session)
 	}
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r)})
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
