@@ -39,6 +39,7 @@ type Config struct {
 	Webhook  WebhookConfig  `toml:"webhook"`
 	Log      LogConfig      `toml:"log"`
 	Sandbox  SandboxConfig  `toml:"sandbox"`
+	Console  ConsoleConfig  `toml:"console"`
 
 	// origin says where a key's value came from ("file:line" or the
 	// environment variable), so Validate can point at it.
@@ -100,6 +101,11 @@ type LogConfig struct {
 type SandboxConfig struct {
 	Enabled bool   `toml:"enabled"`
 	Addr    string `toml:"addr"` // "" = in-process simulator, else host:port of a wasim server
+}
+
+// ConsoleConfig is the web console served at /.
+type ConsoleConfig struct {
+	Enabled bool `toml:"enabled"`
 }
 
 // Settings are the per-instance behaviour switches; the instance package
@@ -172,7 +178,8 @@ func DefaultConfig(getenv func(string) string) *Config {
 			RetryWindow: seconds(24 * 3600),
 			MaxBackoff:  seconds(5 * 60),
 		},
-		Log: LogConfig{Level: "info", Format: "text", WhatsmeowLevel: "warn"},
+		Log:     LogConfig{Level: "info", Format: "text", WhatsmeowLevel: "warn"},
+		Console: ConsoleConfig{Enabled: true},
 	}
 }
 

@@ -67,6 +67,7 @@ func TestDefaults(t *testing.T) {
 		{"log.whatsmeow_level", cfg.Log.WhatsmeowLevel, "warn"},
 		{"sandbox.enabled", cfg.Sandbox.Enabled, false},
 		{"sandbox.addr", cfg.Sandbox.Addr, ""},
+		{"console.enabled", cfg.Console.Enabled, true},
 		{"StateDir", cfg.StateDir(), "data"},
 	}
 	for _, c := range checks {
@@ -217,12 +218,15 @@ func TestEveryKeyHasAnEnvVar(t *testing.T) {
 		if raw == "" {
 			t.Fatalf("%s: no test value for %s", k.name(), k.typ)
 		}
+		def := reflect.ValueOf(DefaultConfig(env(nil))).Elem().FieldByIndex(k.index)
+		if k.typ.Kind() == reflect.Bool && def.Bool() {
+			raw = "false" // a switch that is on by default (console.enabled)
+		}
 		cfg, err := LoadConfig("", env(map[string]string{name: raw}))
 		if err != nil {
 			t.Fatalf("%s=%s: %v", name, raw, err)
 		}
 		got := reflect.ValueOf(cfg).Elem().FieldByIndex(k.index)
-		def := reflect.ValueOf(DefaultConfig(env(nil))).Elem().FieldByIndex(k.index)
 		if reflect.DeepEqual(got.Interface(), def.Interface()) {
 			t.Errorf("%s=%s did not change %s", name, raw, k.name())
 		}

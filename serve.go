@@ -204,6 +204,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		Metrics:     metricsWriter(m, cfg.API.Metrics),
 		MetricsOpen: cfg.API.Metrics == MetricsLoopback,
 		Version:     Version(),
+		Console:     cfg.Console.Enabled,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

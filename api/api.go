@@ -44,6 +44,9 @@ type Options struct {
 	// MetricsOpen lets loopback clients read /metrics without a key.
 	MetricsOpen bool
 	Version     string
+	// Console serves the web console at / and accepts its session cookie
+	// (console.go).
+	Console bool
 }
 
 type handler struct {
@@ -54,6 +57,9 @@ type handler struct {
 	limits *limiter
 	mux    *http.ServeMux
 	views  *views // cached encodings of instances
+	// sessions and assets are the console's; nil when it is disabled.
+	sessions *sessions
+	assets   map[string]asset
 }
 
 // access says who may call a route.
@@ -141,12 +147,25 @@ func New(opts Options) http.Handler {
 	h.views = &views{m: opts.Manager}
 	h.limits = newLimiter(opts.RateLimit, opts.RateBurst, opts.CreatePerMinute)
 	h.limits.failBurst = opts.AuthFailBurst
+	all := h.routes()
+	if opts.Console {
+		assets, err := loadAssets()
+		if err != nil {
+			panic("api: the embedded console: " + err.Error()) // a broken build
+		}
+		h.sessions, h.assets = newSessions(), assets
+		all = append(all, h.consoleRoutes()...)
+	}
 	methods := map[string][]string{}
-	for _, rt := range h.routes() {
+	for _, rt := range all {
 		if strings.HasPrefix(rt.pattern, "/v1/sandbox/") && opts.Sandbox == nil {
 			continue
 		}
-		h.mux.Handle(rt.method+" "+rt.pattern, h.adapt(rt))
+		hd := h.adapt(rt)
+		if isConsolePattern(rt.pattern) {
+			hd = withConsoleHeaders(hd)
+		}
+		h.mux.Handle(rt.method+" "+rt.pattern, hd)
 		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
 	}
 	// A known path with another method is a 405 in the JSON error shape
@@ -172,7 +191,8 @@ type caller struct {
 	key      string         // rate-limit key
 	// target is the id of the instance the path's {name} resolves to, or
 	// "" when there is no {name} or no such instance.
-	target string
+	target  string
+	session *session // the console session that authenticated the request
 }
 
 // canSee reports whether the caller may see the instance.
@@ -204,17 +224,29 @@ func (h *handler) authenticate(r *http.Request, a access) (*caller, error) {
 		return nil, nil
 	}
 	key := apiKey(r)
+	var se *session
+	if key == "" {
+		var err error
+		if key, se, err = h.sessionKey(r); err != nil {
+			return nil, err
+		}
+	}
 	if key == "" {
 		if a == adminOnly && r.URL.Path == "/metrics" && h.opts.MetricsOpen && isLoopback(r) {
 			return &caller{admin: true}, nil
 		}
 		return nil, errUnauthorized
 	}
-	c := &caller{}
+	c := &caller{session: se}
 	if len(h.admin) > 0 && subtle.ConstantTimeCompare([]byte(key), h.admin) == 1 {
 		c.admin, c.key = true, "admin"
 	} else if info, ok := h.m.Authenticate(key); ok {
 		c.instance, c.key = info, "i:"+info.ID
+	} else if se != nil {
+		// The key changed (rotated token, deleted instance): the session
+		// ends, and it is no guess to count.
+		h.sessions.drop(se)
+		return nil, errUnauthorized
 	} else {
 		// Wrong keys are rate-limited per client address, so a key cannot
 		// be guessed at full speed.

@@ -274,6 +274,10 @@ func credentialsPresent(_ context.Context, in *openapi3filter.AuthenticationInpu
 		if h.Get(s.Name) != "" {
 			return nil
 		}
+	case s.Type == "apiKey" && s.In == "cookie":
+		if c, err := in.RequestValidationInput.Request.Cookie(s.Name); err == nil && c.Value != "" {
+			return nil
+		}
 	default:
 		return fmt.Errorf("security scheme %q (%s) is not one the gateway uses", in.SecuritySchemeName, s.Type)
 	}
