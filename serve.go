@@ -17,8 +17,8 @@ import (
 
 	"github.com/meowgate/meowgate/api"
 	"github.com/meowgate/meowgate/instance"
-	"github.com/meowgate/meowgate/metrics"
 	"github.com/meowgate/meowgate/internal/signallog"
+	"github.com/meowgate/meowgate/metrics"
 	"github.com/meowgate/meowgate/wasim"
 	"github.com/meowgate/meowgate/webhook"
 )
