@@ -172,8 +172,8 @@ func (m *Metrics) rememberSentLocked(k msgKey, at time.Time) {
 			delete(m.sentAt, key)
 		}
 	}
-	for key := range m.sentAt { // still too many: forget any
-		if len(m.sentAt) <= maxSent {
+	for key := range m.sentAt { // still too many: forget any, with room to spare
+		if len(m.sentAt) <= maxSent*9/10 {
 			break
 		}
 		delete(m.sentAt, key)
