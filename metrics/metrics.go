@@ -88,6 +88,11 @@ func (m *Metrics) seriesLocked(id, name string) *series {
 	if s != nil {
 		m.dropLocked(id)
 	}
+	for other, o := range m.per {
+		if o.name == name { // deleted (or renamed) and its name reused since
+			m.dropLocked(other)
+		}
+	}
 	s = &series{name: name}
 	lbl := `{instance="` + name + `"}`
 	counter := func(n string) *vm.Counter {
