@@ -3,6 +3,7 @@ package metrics
 import (
 	"bytes"
 	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
@@ -85,5 +86,37 @@ func TestSentAtBounded(t *testing.T) {
 	}
 	if len(m.sentAt) > maxSent {
 		t.Fatalf("%d remembered, more than maxSent %d", len(m.sentAt), maxSent)
+	}
+}
+
+// The memory an instance's series take stays small (the README says "a
+// few KB"); the figure is logged.
+func TestSeriesMemory(t *testing.T) {
+	const n = 500
+	m := New(Options{})
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m.mu.Lock()
+	for i := range n {
+		m.seriesLocked(fmt.Sprintf("ins_%04d", i), fmt.Sprintf("instance-%04d", i))
+	}
+	m.mu.Unlock()
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	per := float64(int64(after.HeapAlloc)-int64(before.HeapAlloc)) / n
+	t.Logf("%.0f bytes of heap per instance", per)
+	if per > 16<<10 {
+		t.Errorf("%.0f bytes per instance", per)
+	}
+	runtime.KeepAlive(m)
+	// Dropping them frees the names: a name can be registered again.
+	m.mu.Lock()
+	m.dropLocked("ins_0000")
+	m.seriesLocked("ins_new", "instance-0000")
+	m.seriesLocked("ins_newer", "instance-0001") // takes the name over
+	m.mu.Unlock()
+	if len(m.per) != n {
+		t.Errorf("%d instances with series, want %d", len(m.per), n)
 	}
 }
