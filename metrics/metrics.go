@@ -172,7 +172,7 @@ var help = map[string][2]string{
 	"meowgate_messages_failed_total":            {"counter", "Outgoing messages that failed for good, since start."},
 	"meowgate_messages_expired_total":           {"counter", "Outgoing messages dropped from the queue after queue_ttl, since start."},
 	"meowgate_messages_received_total":          {"counter", "Incoming messages stored, since start."},
-	"meowgate_instance_reconnects_total":        {"counter", "Times the instance lost its connection unasked and set out to reconnect, since start."},
+	"meowgate_instance_reconnects_total":        {"counter", "Times the instance lost its WhatsApp connection unasked (not on disconnect, restart, shutdown or logout), since start."},
 	"meowgate_message_send_latency_seconds":     {"histogram", "Time from enqueue (or send_at) to WhatsApp's ack of an outgoing message."},
 	"meowgate_message_delivery_latency_seconds": {"histogram", "Time from WhatsApp's ack to the first delivery (or read) receipt."},
 }
