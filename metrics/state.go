@@ -18,8 +18,9 @@ import (
 var states = []string{event.StateCreated, event.StateStarting, event.StateScanQR, event.StateConnected,
 	event.StateDisconnected, event.StateFailed, event.StateLoggedOut}
 
-// deliveryStatuses are the webhook delivery statuses, each always listed.
-var deliveryStatuses = []string{store.DeliveryPending, store.DeliveryFailed, store.DeliveryDelivered, store.DeliveryDead}
+// deliveryStatuses are the webhook delivery statuses counted, each always
+// listed; delivered ones are history, not state, and are not counted.
+var deliveryStatuses = []string{store.DeliveryPending, store.DeliveryFailed, store.DeliveryDead}
 
 // writeState writes what is read at scrape time: instances, queues,
 // webhook backlogs, the database files and the build.
@@ -97,7 +98,7 @@ func (m *Metrics) writeStats(b *bytes.Buffer, list []*instance.Info, stats map[s
 	for _, in := range list {
 		fmt.Fprintf(b, "meowgate_queue_oldest_age_seconds{instance=%q} %.3f\n", in.Name, age(of(in).OldestQueued))
 	}
-	family(b, "meowgate_webhook_deliveries", "gauge", "Webhook deliveries kept in the database, by status (pending, failed = retrying, delivered, dead = given up).")
+	family(b, "meowgate_webhook_deliveries", "gauge", "Webhook deliveries not delivered, by status: pending, failed (retrying) and dead (given up, until retried by hand).")
 	for _, in := range list {
 		for _, s := range deliveryStatuses {
 			fmt.Fprintf(b, "meowgate_webhook_deliveries{instance=%q,status=%q} %d\n", in.Name, s, of(in).Deliveries[s])
