@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/meowgate/meowgate/api"
-	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 	"github.com/meowgate/meowgate/internal/signallog"
+	"github.com/meowgate/meowgate/metrics"
 	"github.com/meowgate/meowgate/wasim"
 	"github.com/meowgate/meowgate/webhook"
 )
@@ -196,12 +196,21 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	}
 	defer hooks.Close() // before m.Close: the worker calls the manager
 
+	var mx *metrics.Metrics
+	if cfg.API.Metrics != MetricsOff {
+		mx = metrics.New(metrics.Options{Store: st, Instances: m, Log: log.With("component", "metrics"), Version: Version(), Process: true})
+		if err := mx.Start(ctx); err != nil {
+			return err
+		}
+		defer mx.Close() // before the store closes
+	}
+
 	ready := new(atomic.Bool)
 	handler := api.New(api.Options{
 		Manager: m, Log: log, AdminKey: adminKey,
 		RateLimit: cfg.API.RateLimit, RateBurst: cfg.API.RateBurst, CreatePerMinute: cfg.API.CreatePerMinute,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Ready: ready, Sandbox: sandbox, Webhooks: hooks,
-		Metrics:     metricsWriter(m, cfg.API.Metrics),
+		Metrics:     metricsWriter(mx),
 		MetricsOpen: cfg.API.Metrics == MetricsLoopback,
 		Version:     Version(),
 		Console:     cfg.Console.Enabled,
@@ -260,27 +269,12 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	return fatal
 }
 
-// metricsWriter serves a small Prometheus text exposition.
-func metricsWriter(m *instance.Manager, access string) func(w http.ResponseWriter) {
-	if access == MetricsOff {
+// metricsWriter serves /metrics from mx; nil (off) disables the route.
+func metricsWriter(mx *metrics.Metrics) func(w http.ResponseWriter) {
+	if mx == nil {
 		return nil
 	}
-	return func(w http.ResponseWriter) {
-		counts := map[string]int{}
-		for _, i := range m.List() {
-			counts[i.State]++
-		}
-		fmt.Fprintln(w, "# HELP meowgate_instances Instances by state.")
-		fmt.Fprintln(w, "# TYPE meowgate_instances gauge")
-		for _, s := range []string{event.StateCreated, event.StateStarting, event.StateScanQR, event.StateConnected,
-			event.StateDisconnected, event.StateFailed, event.StateLoggedOut} {
-			fmt.Fprintf(w, "meowgate_instances{state=%q} %d\n", s, counts[s])
-		}
-		writeStorageMetrics(w, m.Space())
-		fmt.Fprintln(w, "# HELP meowgate_build_info Build information.")
-		fmt.Fprintln(w, "# TYPE meowgate_build_info gauge")
-		fmt.Fprintf(w, "meowgate_build_info{version=%q} 1\n", Version())
-	}
+	return func(w http.ResponseWriter) { mx.WritePrometheus(w) }
 }
 
 // freeAfterStartup hands the start-up burst (migrations, logins, prekey
