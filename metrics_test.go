@@ -130,7 +130,7 @@ func TestMetricsScriptedRun(t *testing.T) {
 	mustAPI(t, s, "POST", "/v1/instances/shop/disconnect", "", 200)
 	send("+4915100000703", "waits in the queue")
 	mustAPI(t, s, "POST", "/v1/instances", `{"name":"gone"}`, 201)
-	if _, body := scrape(t, s); !strings.Contains(body, `instance="gone"`) {
+	if _, body := scrape(t, s); !strings.Contains(body, `name="gone"`) {
 		t.Fatal("a new instance has no series")
 	}
 	mustAPI(t, s, "DELETE", "/v1/instances/gone", "", 204)
@@ -141,27 +141,27 @@ func TestMetricsScriptedRun(t *testing.T) {
 	want := map[string]float64{
 		`meowgate_instances{state="connected"}`:                                   1,
 		`meowgate_instances{state="disconnected"}`:                                1,
-		`meowgate_instance_connected{instance="shop"}`:                            0,
-		`meowgate_instance_connected{instance="hold"}`:                            1,
-		`meowgate_messages_sent_total{instance="shop"}`:                           3,
-		`meowgate_messages_failed_total{instance="shop"}`:                         1,
-		`meowgate_messages_expired_total{instance="shop"}`:                        0,
-		`meowgate_messages_received_total{instance="shop"}`:                       0,
-		`meowgate_messages_sent_total{instance="hold"}`:                           0,
-		`meowgate_messages_received_total{instance="hold"}`:                       2,
-		`meowgate_message_send_latency_seconds_count{instance="shop"}`:            3,
-		`meowgate_message_send_latency_seconds_bucket{instance="shop",le="+Inf"}`: 3,
-		`meowgate_message_delivery_latency_seconds_count{instance="shop"}`:        3,
-		`meowgate_message_delivery_latency_seconds_count{instance="hold"}`:        0,
-		`meowgate_instance_reconnects_total{instance="hold"}`:                     1,
-		`meowgate_instance_reconnects_total{instance="shop"}`:                     0,
-		`meowgate_queue_depth{instance="shop"}`:                                   1,
-		`meowgate_queue_depth{instance="hold"}`:                                   0,
-		`meowgate_queue_oldest_age_seconds{instance="hold"}`:                      0,
-		`meowgate_webhook_deliveries{instance="shop",status="dead"}`:              3,
-		`meowgate_webhook_backlog{instance="shop"}`:                               0,
-		`meowgate_webhook_backlog{instance="hold"}`:                               2,
-		`meowgate_webhook_deliveries{instance="hold",status="dead"}`:              0,
+		`meowgate_instance_connected{name="shop"}`:                            0,
+		`meowgate_instance_connected{name="hold"}`:                            1,
+		`meowgate_messages_sent_total{name="shop"}`:                           3,
+		`meowgate_messages_failed_total{name="shop"}`:                         1,
+		`meowgate_messages_expired_total{name="shop"}`:                        0,
+		`meowgate_messages_received_total{name="shop"}`:                       0,
+		`meowgate_messages_sent_total{name="hold"}`:                           0,
+		`meowgate_messages_received_total{name="hold"}`:                       2,
+		`meowgate_message_send_latency_seconds_count{name="shop"}`:            3,
+		`meowgate_message_send_latency_seconds_bucket{name="shop",le="+Inf"}`: 3,
+		`meowgate_message_delivery_latency_seconds_count{name="shop"}`:        3,
+		`meowgate_message_delivery_latency_seconds_count{name="hold"}`:        0,
+		`meowgate_instance_reconnects_total{name="hold"}`:                     1,
+		`meowgate_instance_reconnects_total{name="shop"}`:                     0,
+		`meowgate_queue_depth{name="shop"}`:                                   1,
+		`meowgate_queue_depth{name="hold"}`:                                   0,
+		`meowgate_queue_oldest_age_seconds{name="hold"}`:                      0,
+		`meowgate_webhook_deliveries{name="shop",status="dead"}`:              3,
+		`meowgate_webhook_backlog{name="shop"}`:                               0,
+		`meowgate_webhook_backlog{name="hold"}`:                               2,
+		`meowgate_webhook_deliveries{name="hold",status="dead"}`:              0,
 		`meowgate_storage_full`:                                                   0,
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -184,13 +184,13 @@ func TestMetricsScriptedRun(t *testing.T) {
 	}
 
 	// Gauges that depend on the clock.
-	for _, k := range []string{`meowgate_queue_oldest_age_seconds{instance="shop"}`, `meowgate_webhook_oldest_pending_age_seconds{instance="hold"}`,
+	for _, k := range []string{`meowgate_queue_oldest_age_seconds{name="shop"}`, `meowgate_webhook_oldest_pending_age_seconds{name="hold"}`,
 		`meowgate_database_size_bytes`, `meowgate_database_wal_size_bytes`, `go_goroutines`, `process_resident_memory_bytes`} {
 		if got[k] <= 0 {
 			t.Errorf("%s = %v, want > 0", k, got[k])
 		}
 	}
-	if got[`meowgate_webhook_deliveries{instance="hold",status="failed"}`]+got[`meowgate_webhook_deliveries{instance="hold",status="pending"}`] != 2 {
+	if got[`meowgate_webhook_deliveries{name="hold",status="failed"}`]+got[`meowgate_webhook_deliveries{name="hold",status="pending"}`] != 2 {
 		t.Errorf("hold's deliveries are not all pending or failed:\n%s", body)
 	}
 	// Cumulative buckets: the first three of each message fit under +Inf,
@@ -198,7 +198,7 @@ func TestMetricsScriptedRun(t *testing.T) {
 	for _, h := range []string{"meowgate_message_send_latency_seconds", "meowgate_message_delivery_latency_seconds"} {
 		prev := -1.0
 		for _, le := range []string{"0.1", "0.25", "0.5", "1", "2.5", "5", "10", "30", "60", "300", "900", "3600", "+Inf"} {
-			v, ok := got[fmt.Sprintf(`%s_bucket{instance="shop",le=%q}`, h, le)]
+			v, ok := got[fmt.Sprintf(`%s_bucket{name="shop",le=%q}`, h, le)]
 			if !ok || v < prev {
 				t.Errorf("%s bucket le=%s = %v (present %v) after %v", h, le, v, ok, prev)
 			}
@@ -214,7 +214,7 @@ func TestMetricsScriptedRun(t *testing.T) {
 	if strings.Contains(body, `status="delivered"`) {
 		t.Error("delivered webhook deliveries are counted: that is history, and costs a scan")
 	}
-	if strings.Contains(body, `instance="gone"`) {
+	if strings.Contains(body, `name="gone"`) {
 		t.Error("the deleted instance still has series")
 	}
 	if !regexp.MustCompile(`(?m)^meowgate_build_info\{version="[^"]+"\} 1$`).MatchString(body) {
@@ -230,7 +230,7 @@ func TestMetricsScriptedRun(t *testing.T) {
 	// The cost of one instance, as the README states it.
 	series, size := 0, 0
 	for _, line := range strings.Split(body, "\n") {
-		if strings.Contains(line, `instance="hold"`) {
+		if strings.Contains(line, `name="hold"`) {
 			series++
 			size += len(line) + 1
 		}

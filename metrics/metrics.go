@@ -94,7 +94,7 @@ func (m *Metrics) seriesLocked(id, name string) *series {
 		}
 	}
 	s = &series{name: name}
-	lbl := `{instance="` + name + `"}`
+	lbl := `{name="` + name + `"}`
 	counter := func(n string) *vm.Counter {
 		s.names = append(s.names, n+lbl)
 		return m.set.NewCounter(n + lbl)

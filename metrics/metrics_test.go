@@ -36,26 +36,26 @@ func TestLostConnection(t *testing.T) {
 // annotate adds HELP and TYPE once per family, histograms included, and
 // leaves lines of families it does not know alone.
 func TestAnnotate(t *testing.T) {
-	in := `meowgate_message_send_latency_seconds_bucket{instance="a",le="0.1"} 0
-meowgate_message_send_latency_seconds_bucket{instance="a",le="+Inf"} 1
-meowgate_message_send_latency_seconds_sum{instance="a"} 2
-meowgate_message_send_latency_seconds_count{instance="a"} 1
-meowgate_message_send_latency_seconds_bucket{instance="b",le="+Inf"} 0
-meowgate_messages_sent_total{instance="a"} 1
-meowgate_messages_sent_total{instance="b"} 0
+	in := `meowgate_message_send_latency_seconds_bucket{name="a",le="0.1"} 0
+meowgate_message_send_latency_seconds_bucket{name="a",le="+Inf"} 1
+meowgate_message_send_latency_seconds_sum{name="a"} 2
+meowgate_message_send_latency_seconds_count{name="a"} 1
+meowgate_message_send_latency_seconds_bucket{name="b",le="+Inf"} 0
+meowgate_messages_sent_total{name="a"} 1
+meowgate_messages_sent_total{name="b"} 0
 other_thing 3
 `
 	want := "# HELP meowgate_message_send_latency_seconds " + help["meowgate_message_send_latency_seconds"][1] + "\n" +
 		"# TYPE meowgate_message_send_latency_seconds histogram\n" +
-		`meowgate_message_send_latency_seconds_bucket{instance="a",le="0.1"} 0
-meowgate_message_send_latency_seconds_bucket{instance="a",le="+Inf"} 1
-meowgate_message_send_latency_seconds_sum{instance="a"} 2
-meowgate_message_send_latency_seconds_count{instance="a"} 1
-meowgate_message_send_latency_seconds_bucket{instance="b",le="+Inf"} 0
+		`meowgate_message_send_latency_seconds_bucket{name="a",le="0.1"} 0
+meowgate_message_send_latency_seconds_bucket{name="a",le="+Inf"} 1
+meowgate_message_send_latency_seconds_sum{name="a"} 2
+meowgate_message_send_latency_seconds_count{name="a"} 1
+meowgate_message_send_latency_seconds_bucket{name="b",le="+Inf"} 0
 ` + "# HELP meowgate_messages_sent_total " + help["meowgate_messages_sent_total"][1] + "\n" +
 		"# TYPE meowgate_messages_sent_total counter\n" +
-		`meowgate_messages_sent_total{instance="a"} 1
-meowgate_messages_sent_total{instance="b"} 0
+		`meowgate_messages_sent_total{name="a"} 1
+meowgate_messages_sent_total{name="b"} 0
 other_thing 3
 `
 	var b bytes.Buffer

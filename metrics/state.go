@@ -42,7 +42,7 @@ func (m *Metrics) writeState(ctx context.Context, b *bytes.Buffer, list []*insta
 		if in.State == event.StateConnected {
 			up = 1
 		}
-		fmt.Fprintf(b, "meowgate_instance_connected{instance=%q} %d\n", in.Name, up)
+		fmt.Fprintf(b, "meowgate_instance_connected{name=%q} %d\n", in.Name, up)
 	}
 
 	stats, err := m.opts.Store.Stats(ctx)
@@ -92,26 +92,26 @@ func (m *Metrics) writeStats(b *bytes.Buffer, list []*instance.Info, stats map[s
 	}
 	family(b, "meowgate_queue_depth", "gauge", "Outgoing messages waiting in the instance's send queue.")
 	for _, in := range list {
-		fmt.Fprintf(b, "meowgate_queue_depth{instance=%q} %d\n", in.Name, of(in).Queued)
+		fmt.Fprintf(b, "meowgate_queue_depth{name=%q} %d\n", in.Name, of(in).Queued)
 	}
 	family(b, "meowgate_queue_oldest_age_seconds", "gauge", "How long the oldest queued message has been due; 0 when the queue is empty.")
 	for _, in := range list {
-		fmt.Fprintf(b, "meowgate_queue_oldest_age_seconds{instance=%q} %.3f\n", in.Name, age(of(in).OldestQueued))
+		fmt.Fprintf(b, "meowgate_queue_oldest_age_seconds{name=%q} %.3f\n", in.Name, age(of(in).OldestQueued))
 	}
 	family(b, "meowgate_webhook_deliveries", "gauge", "Webhook deliveries not delivered, by status: pending, failed (retrying) and dead (given up, until retried by hand).")
 	for _, in := range list {
 		for _, s := range deliveryStatuses {
-			fmt.Fprintf(b, "meowgate_webhook_deliveries{instance=%q,status=%q} %d\n", in.Name, s, of(in).Deliveries[s])
+			fmt.Fprintf(b, "meowgate_webhook_deliveries{name=%q,status=%q} %d\n", in.Name, s, of(in).Deliveries[s])
 		}
 	}
 	family(b, "meowgate_webhook_backlog", "gauge", "Webhook deliveries still to be made (pending or failed and retrying).")
 	for _, in := range list {
 		st := of(in)
-		fmt.Fprintf(b, "meowgate_webhook_backlog{instance=%q} %d\n", in.Name, st.Deliveries[store.DeliveryPending]+st.Deliveries[store.DeliveryFailed])
+		fmt.Fprintf(b, "meowgate_webhook_backlog{name=%q} %d\n", in.Name, st.Deliveries[store.DeliveryPending]+st.Deliveries[store.DeliveryFailed])
 	}
 	family(b, "meowgate_webhook_oldest_pending_age_seconds", "gauge", "Age of the oldest webhook delivery still to be made; 0 when none.")
 	for _, in := range list {
-		fmt.Fprintf(b, "meowgate_webhook_oldest_pending_age_seconds{instance=%q} %.3f\n", in.Name, age(of(in).OldestOpen))
+		fmt.Fprintf(b, "meowgate_webhook_oldest_pending_age_seconds{name=%q} %.3f\n", in.Name, age(of(in).OldestOpen))
 	}
 }
 
