@@ -139,8 +139,8 @@ func TestMetricsScriptedRun(t *testing.T) {
 	var got map[string]float64
 	var body string
 	want := map[string]float64{
-		`meowgate_instances{state="connected"}`:                                   1,
-		`meowgate_instances{state="disconnected"}`:                                1,
+		`meowgate_instances{state="connected"}`:                               1,
+		`meowgate_instances{state="disconnected"}`:                            1,
 		`meowgate_instance_connected{name="shop"}`:                            0,
 		`meowgate_instance_connected{name="hold"}`:                            1,
 		`meowgate_messages_sent_total{name="shop"}`:                           3,
@@ -162,7 +162,10 @@ func TestMetricsScriptedRun(t *testing.T) {
 		`meowgate_webhook_backlog{name="shop"}`:                               0,
 		`meowgate_webhook_backlog{name="hold"}`:                               2,
 		`meowgate_webhook_deliveries{name="hold",status="dead"}`:              0,
-		`meowgate_storage_full`:                                                   0,
+		`meowgate_webhook_attempts_total{name="shop",outcome="dead"}`:         3,
+		`meowgate_webhook_attempts_total{name="shop",outcome="delivered"}`:    0,
+		`meowgate_webhook_attempts_total{name="hold",outcome="dead"}`:         0,
+		`meowgate_storage_full`:                                               0,
 	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -189,6 +192,9 @@ func TestMetricsScriptedRun(t *testing.T) {
 		if got[k] <= 0 {
 			t.Errorf("%s = %v, want > 0", k, got[k])
 		}
+	}
+	if got[`meowgate_webhook_attempts_total{name="hold",outcome="failed"}`] < 1 {
+		t.Errorf("hold's failed webhook attempts are not counted:\n%s", body)
 	}
 	if got[`meowgate_webhook_deliveries{name="hold",status="failed"}`]+got[`meowgate_webhook_deliveries{name="hold",status="pending"}`] != 2 {
 		t.Errorf("hold's deliveries are not all pending or failed:\n%s", body)
@@ -242,4 +248,4 @@ func TestMetricsScriptedRun(t *testing.T) {
 }
 
 // seriesPerInstance is the per-instance series count the README documents.
-const seriesPerInstance = 43
+const seriesPerInstance = 46

@@ -183,10 +183,22 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	}
 	defer m.Close()
 
+	var mx *metrics.Metrics
+	var observe func(instanceID, status string)
+	if cfg.API.Metrics != MetricsOff {
+		mx = metrics.New(metrics.Options{Store: st, Instances: m, Log: log.With("component", "metrics"), Version: Version(), Process: true})
+		if err := mx.Start(ctx); err != nil {
+			return err
+		}
+		defer mx.Close() // before the store closes
+		observe = mx.WebhookAttempt
+	}
+
 	hooks, err := webhook.New(webhook.Options{
 		Store: st, Manager: m, Log: log.With("component", "webhook"),
 		Timeout: cfg.Webhook.Timeout.Duration, RetryWindow: cfg.Webhook.RetryWindow.Duration,
 		MaxBackoff: cfg.Webhook.MaxBackoff.Duration, UserAgent: "meowgate/" + Version(),
+		Observe: observe,
 	})
 	if err != nil {
 		return err
@@ -194,16 +206,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	if err := hooks.Start(context.Background()); err != nil {
 		return err
 	}
-	defer hooks.Close() // before m.Close: the worker calls the manager
-
-	var mx *metrics.Metrics
-	if cfg.API.Metrics != MetricsOff {
-		mx = metrics.New(metrics.Options{Store: st, Instances: m, Log: log.With("component", "metrics"), Version: Version(), Process: true})
-		if err := mx.Start(ctx); err != nil {
-			return err
-		}
-		defer mx.Close() // before the store closes
-	}
+	defer hooks.Close() // before m.Close and mx.Close: the worker calls both
 
 	ready := new(atomic.Bool)
 	handler := api.New(api.Options{

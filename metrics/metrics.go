@@ -76,7 +76,13 @@ type series struct {
 	sent, failed, expired, recvd *vm.Counter
 	reconnects                   *vm.Counter
 	sendLatency, deliveryLatency *vm.PrometheusHistogram
+	// hookAttempts counts webhook attempts by outcome (delivered, failed,
+	// dead): attempts are not events, the worker reports them (WebhookAttempt).
+	hookAttempts map[string]*vm.Counter
 }
+
+// webhookOutcomes are the outcomes of a webhook attempt.
+var webhookOutcomes = []string{store.DeliveryDelivered, store.DeliveryFailed, store.DeliveryDead}
 
 // seriesLocked returns the series of instance id, named name, creating
 // them (and dropping those of an older name) as needed.
@@ -110,6 +116,12 @@ func (m *Metrics) seriesLocked(id, name string) *series {
 	s.reconnects = counter("meowgate_instance_reconnects_total")
 	s.sendLatency = histogram("meowgate_message_send_latency_seconds")
 	s.deliveryLatency = histogram("meowgate_message_delivery_latency_seconds")
+	s.hookAttempts = map[string]*vm.Counter{}
+	for _, o := range webhookOutcomes {
+		n := `meowgate_webhook_attempts_total{name="` + name + `",outcome="` + o + `"}`
+		s.names = append(s.names, n)
+		s.hookAttempts[o] = m.set.NewCounter(n)
+	}
 	m.per[id] = s
 	return s
 }
@@ -215,4 +227,18 @@ func familyOf(line []byte) string {
 		}
 	}
 	return name
+}
+
+// WebhookAttempt counts one recorded webhook attempt of instance id by its
+// outcome (the delivery's new status); the webhook worker calls it.
+func (m *Metrics) WebhookAttempt(id, status string) {
+	in, err := m.opts.Instances.Get(id)
+	if err != nil {
+		return // deleted meanwhile
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.seriesLocked(id, in.Name).hookAttempts[status]; c != nil {
+		c.Inc()
+	}
 }

@@ -101,6 +101,9 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 		}
 		return err
 	}
+	if w.opts.Observe != nil {
+		w.opts.Observe(r.id, got.Status)
+	}
 	log := w.log.With("instance", name, "delivery", d.ID, "event", ev.ID, "type", ev.Type, "attempts", got.Attempts)
 	switch got.Status {
 	case store.DeliveryDelivered:

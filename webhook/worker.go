@@ -85,6 +85,10 @@ type Options struct {
 	MaxBackoff      time.Duration
 	// UserAgent is sent with every POST ("meowgate").
 	UserAgent string
+	// Observe, if set, is told the outcome of every recorded attempt: the
+	// delivery's new status (store.DeliveryDelivered, …Failed, …Dead).
+	// Attempts are not events, so the metrics learn them here.
+	Observe func(instanceID, status string)
 }
 
 // Worker delivers webhooks. Start it once; Close stops it.
