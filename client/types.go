@@ -163,36 +163,17 @@ type QR struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// Message is a message as the API shows it.
+// Message is a message as the API shows it (the event vocabulary's
+// message, which message.* events carry too).
 type Message struct {
-	ID            string          `json:"id"`
-	Instance      string          `json:"instance"`
-	Direction     string          `json:"direction"`
-	From          string          `json:"from,omitempty"`
-	To            string          `json:"to,omitempty"`
-	Chat          string          `json:"chat"`
-	Type          string          `json:"type"`
-	Text          string          `json:"text"`
-	Summary       json.RawMessage `json:"summary,omitempty"`
-	ReplyTo       string          `json:"reply_to,omitempty"`
-	SendAt        *time.Time      `json:"send_at,omitempty"`
-	Status        string          `json:"status"`
-	Error         string          `json:"error,omitempty"`
-	CreatedAt     time.Time       `json:"created_at"`
-	UpdatedAt     time.Time       `json:"updated_at"`
-	SentAt        *time.Time      `json:"sent_at,omitempty"`
-	StatusHistory []StatusChange  `json:"status_history,omitempty"`
+	event.Message
 	// Replayed is set when the server answered a POST with an
 	// Idempotency-Key it had seen: this is the first POST's message.
 	Replayed bool `json:"-"`
 }
 
 // StatusChange is one entry of a message's status history.
-type StatusChange struct {
-	Status string    `json:"status"`
-	Error  string    `json:"error,omitempty"`
-	At     time.Time `json:"at"`
-}
+type StatusChange = event.StatusChange
 
 // Event is an entry of the event log, as GET …/events, the SSE stream and
 // webhooks show it.
