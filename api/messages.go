@@ -17,7 +17,7 @@ func (h *handler) sendMessage(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	ctx, cancel := withTimeout(r, 15*time.Second)
 	defer cancel()
-	msg, replay, err := h.m.Send(ctx, c.target, instance.SendParams(b), strings.TrimSpace(r.Header.Get("Idempotency-Key")))
+	msg, replay, err := h.m.Send(ctx, c.target, instance.SendParams{To: b.To, Type: b.Type, Text: b.Text, ReplyTo: b.ReplyTo, SendAt: b.SendAt}, strings.TrimSpace(r.Header.Get("Idempotency-Key")))
 	if err != nil {
 		return err
 	}

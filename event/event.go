@@ -14,12 +14,17 @@ const (
 	TypeMessageStatus   = "message.status"
 	TypeMessageEcho     = "message.echo"
 	TypeCallReceived    = "call.received"
+	TypeReaction        = "message.reaction"
+	TypeEdited          = "message.edited"
+	TypeRevoked         = "message.revoked"
+	TypePollVote        = "poll.vote"
 	TypeWebhookDisabled = "webhook.disabled"
 )
 
 // Types lists every event type, in the order error messages name them
 // (webhook filters and the SSE types query accept these).
-var Types = []string{TypeState, TypeQR, TypeMessageReceived, TypeMessageSent, TypeMessageStatus, TypeMessageEcho, TypeCallReceived, TypeWebhookDisabled}
+var Types = []string{TypeState, TypeQR, TypeMessageReceived, TypeMessageSent, TypeMessageStatus, TypeMessageEcho, TypeCallReceived,
+	TypeReaction, TypeEdited, TypeRevoked, TypePollVote, TypeWebhookDisabled}
 
 // States of an instance (design.md "Instance states"): the state and
 // previous of an instance.state event.

@@ -34,6 +34,13 @@ type Message struct {
 	Type          string          `json:"type"`
 	Text          string          `json:"text"`
 	Summary       json.RawMessage `json:"summary,omitempty"`
+	Media         *Media          `json:"media,omitempty"`
+	Location      *Location       `json:"location,omitempty"`
+	Contacts      []Contact       `json:"contacts,omitempty"`
+	Reaction      *Reaction       `json:"reaction,omitempty"`
+	Poll          *Poll           `json:"poll,omitempty"`
+	Edited        bool            `json:"edited,omitempty"`
+	Revoked       bool            `json:"revoked,omitempty"`
 	ReplyTo       string          `json:"reply_to,omitempty"`
 	SendAt        *time.Time      `json:"send_at,omitempty"`
 	Status        string          `json:"status"`

@@ -36,6 +36,22 @@ type Options struct {
 	// Self knows the API's listen address, so no webhook may point at the
 	// API itself (a loop); nil checks nothing.
 	Self *SelfGuard
+	// Media configures where files live and how URLs are fetched.
+	Media MediaOptions
+}
+
+// MediaOptions configure media messages.
+type MediaOptions struct {
+	// Dir keeps staged outgoing files and downloaded incoming ones, one
+	// subdirectory per instance. Empty means "media" next to the database.
+	Dir string
+	// Retention removes files of messages older than this (not while a
+	// message that needs its file is queued); 0 keeps them.
+	Retention time.Duration
+	// FetchTimeout bounds fetching a media URL at enqueue (default 60 s).
+	FetchTimeout time.Duration
+	// FetchClient fetches media URLs; nil means a plain client.
+	FetchClient *http.Client
 }
 
 // Manager owns every instance. Its methods are safe for concurrent use;

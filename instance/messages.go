@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -48,13 +49,45 @@ func viewMessage(name string, m *store.Message) *event.Message {
 	return v
 }
 
-// SendParams describe a message to send.
+// SendParams describe a message to send (design.md "Messages").
 type SendParams struct {
-	To      string // +E164 or a JID
-	Type    string // "text" (the default)
-	Text    string
-	ReplyTo string // a message id of this instance
-	SendAt  string // RFC 3339; empty means now
+	To       string // +E164 or a JID
+	Type     string // event.Msg*; "text" (the default)
+	Text     string
+	ReplyTo  string   // a message id of this instance
+	SendAt   string   // RFC 3339; empty means now
+	Mentions []string // +E164 or JIDs
+
+	// Media (image, video, audio, document, sticker): exactly one of URL,
+	// Base64 and File. File is a multipart upload, read once while Send
+	// stages it; FileName names it.
+	URL      string
+	Base64   string
+	File     io.Reader
+	Mimetype string
+	Caption  string
+	FileName string
+	PTT      bool
+	ViewOnce bool
+
+	// Location.
+	Latitude  *float64
+	Longitude *float64
+	Name      string
+	Address   string
+
+	// Contact: cards, or one raw vCard.
+	Contacts []event.Contact
+	VCard    string
+
+	// Reaction: the message reacted to; a nil Emoji is missing, "" removes.
+	MessageID string
+	Emoji     *string
+
+	// Poll.
+	Question   string
+	Options    []string
+	Selectable int
 }
 
 // parseRecipient accepts +E164 or a user, group or LID JID and returns the
