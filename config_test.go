@@ -58,7 +58,7 @@ func TestDefaults(t *testing.T) {
 		{"api.metrics", cfg.API.Metrics, "admin"},
 		{"store.path", cfg.Store.Path, filepath.Join("data", "meowgate.db")},
 		{"whatsapp.device_name", cfg.WhatsApp.DeviceName, "meowgate"},
-		{"whatsapp.defaults", cfg.WhatsApp.Defaults, Settings{SendDelayMS: 1000, QueueTTL: "24h"}},
+		{"whatsapp.defaults", cfg.WhatsApp.Defaults, Settings{SendDelayMS: 1000, QueueTTL: "24h", AutoDownload: true, MaxDownloadMB: 64}},
 		{"webhook.timeout", cfg.Webhook.Timeout.Duration, 10 * time.Second},
 		{"webhook.retry_window", cfg.Webhook.RetryWindow.Duration, 24 * time.Hour},
 		{"webhook.max_backoff", cfg.Webhook.MaxBackoff.Duration, 5 * time.Minute},

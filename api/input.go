@@ -48,6 +48,8 @@ type settingsPatchJSON struct {
 	SendJitterMS      *int64  `json:"send_jitter_ms"`
 	TypingSimulation  *bool   `json:"typing_simulation"`
 	QueueTTL          *string `json:"queue_ttl"`
+	AutoDownload      *bool   `json:"auto_download"`
+	MaxDownloadMB     *int64  `json:"max_download_mb"`
 }
 
 type webhookPatchJSON struct {

@@ -47,6 +47,8 @@ type settingsJSON struct {
 	SendJitterMS      int64  `json:"send_jitter_ms"`
 	TypingSimulation  bool   `json:"typing_simulation"`
 	QueueTTL          string `json:"queue_ttl"`
+	AutoDownload      bool   `json:"auto_download"`
+	MaxDownloadMB     int64  `json:"max_download_mb"`
 }
 
 // webhookJSON is the webhook as shown: the secret is write-only.

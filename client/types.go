@@ -127,6 +127,8 @@ type Settings struct {
 	SendJitterMS      int64  `json:"send_jitter_ms"`
 	TypingSimulation  bool   `json:"typing_simulation"`
 	QueueTTL          string `json:"queue_ttl"`
+	AutoDownload      bool   `json:"auto_download"`
+	MaxDownloadMB     int64  `json:"max_download_mb"`
 }
 
 // Webhook is an instance's webhook as written; unset fields keep their

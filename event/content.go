@@ -115,3 +115,10 @@ type PollVote struct {
 	Selected []string  `json:"selected"`
 	At       time.Time `json:"at"`
 }
+
+// ReactionBy is one person's reaction shown on a message.
+type ReactionBy struct {
+	From  string    `json:"from"` // +E164, JID, or "me"
+	Emoji string    `json:"emoji"`
+	At    time.Time `json:"at"`
+}

@@ -39,6 +39,8 @@ type Message struct {
 	Contacts      []Contact       `json:"contacts,omitempty"`
 	Reaction      *Reaction       `json:"reaction,omitempty"`
 	Poll          *Poll           `json:"poll,omitempty"`
+	Reactions     []ReactionBy    `json:"reactions,omitempty"`
+	Mentions      []string        `json:"mentions,omitempty"`
 	Edited        bool            `json:"edited,omitempty"`
 	Revoked       bool            `json:"revoked,omitempty"`
 	ReplyTo       string          `json:"reply_to,omitempty"`

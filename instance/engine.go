@@ -139,6 +139,10 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	cli.EnableDecryptedEventBuffer = true
 	wrapEventBuffer(dev, func() { i.post(func() { i.unackedInbound(gen) }) })
 	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
+		if e, ok := evt.(*events.MediaRetry); ok {
+			i.m.onMediaRetry(i.id, e) // a download is waiting, off the actor
+			return true
+		}
 		if e, ok := evt.(*events.Message); ok {
 			return i.receive(gen, cli, e)
 		}

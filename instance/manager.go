@@ -71,6 +71,7 @@ type Manager struct {
 	closed  bool
 	calls   sync.WaitGroup // goroutines calling into whatsmeow clients
 	listGen atomic.Uint64  // bumped by every change an instance publishes
+	dl      downloads      // received files being fetched (download.go)
 }
 
 // NewManager loads every stored instance and starts again those whose
@@ -119,6 +120,11 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 			inst.post(func() { inst.start(event.ReasonRestart) })
 		}
 	}
+	m.calls.Add(1)
+	go func() {
+		defer m.calls.Done()
+		m.runMediaSweep()
+	}()
 	return m, nil
 }
 

@@ -1,12 +1,9 @@
 package instance
 
 import (
-	"context"
 	"errors"
 	"io"
 	"time"
-
-	"github.com/meowgate/meowgate/event"
 )
 
 // Errors of edits, revokes and media downloads.
@@ -25,23 +22,4 @@ type MediaFile struct {
 	FileName string
 	Size     int64
 	ModTime  time.Time
-}
-
-// EditMessage edits a sent text message (queued as an edit on the same
-// paced queue) and returns the message with its new text.
-func (m *Manager) EditMessage(ctx context.Context, idOrName, id, text string) (*event.Message, error) {
-	return nil, errors.New("not implemented")
-}
-
-// RevokeMessage deletes a message: for everyone (a sent message, revoked
-// on WhatsApp), or a queued one by canceling it.
-func (m *Manager) RevokeMessage(ctx context.Context, idOrName, id string, forEveryone bool) (*event.Message, error) {
-	return nil, errors.New("not implemented")
-}
-
-// OpenMedia opens the file of a media message, downloading it first if it
-// is not kept here (and asking the phone to upload it again if WhatsApp's
-// copy has expired). ErrMessageNotFound or ErrNoMedia when there is none.
-func (m *Manager) OpenMedia(ctx context.Context, idOrName, id string) (*MediaFile, error) {
-	return nil, errors.New("not implemented")
 }

@@ -4,12 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"go.mau.fi/whatsmeow/types"
 
@@ -32,6 +33,23 @@ func optTime(t time.Time) *time.Time {
 }
 
 // viewMessage builds the API view of m, also the data of its message.* events.
+func (mg *Manager) viewMessage(name string, m *store.Message) *event.Message {
+	v := viewMessage(name, m)
+	if v.Media != nil {
+		v.Media.URL = MediaPath(name, m.ID)
+		v.Media.Downloaded = mg.hasMedia(m.InstanceID, m.ID)
+	}
+	return v
+}
+
+// MediaPath is the API path that streams a message's file.
+func MediaPath(instance, id string) string {
+	return "/v1/instances/" + url.PathEscape(instance) + "/messages/" + url.PathEscape(id) + "/media"
+}
+
+// viewMessage builds a message's view without looking at the media
+// directory (Media.Downloaded false): the data of events written before
+// the file is there.
 func viewMessage(name string, m *store.Message) *event.Message {
 	v := &event.Message{
 		ID: m.ID, Instance: name, Direction: m.Direction, Chat: m.Chat, Type: m.Type, Text: m.Text,
@@ -40,6 +58,12 @@ func viewMessage(name string, m *store.Message) *event.Message {
 	}
 	if len(m.Summary) > 0 && string(m.Summary) != "{}" {
 		v.Summary = m.Summary
+	}
+	if len(m.Content) > 0 {
+		_ = json.Unmarshal(m.Content, v) // written by compose and receive; only content keys
+		if v.Media != nil {
+			v.Media.URL = MediaPath(name, m.ID)
+		}
 	}
 	if m.Direction == "out" {
 		v.To = m.Recipient
@@ -140,16 +164,9 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 		fields["to"] = err.Error()
 	}
 	if p.Type == "" {
-		p.Type = "text"
+		p.Type = event.MsgText
 	}
-	if p.Type != "text" {
-		fields["type"] = `only "text" is supported`
-	}
-	if strings.TrimSpace(p.Text) == "" {
-		fields["text"] = "is required"
-	} else if utf8.RuneCountInString(p.Text) > MaxTextLength {
-		fields["text"] = fmt.Sprintf("must be at most %d characters", MaxTextLength)
-	}
+	text, c := compose(&p, fields)
 	var sendAt time.Time
 	if p.SendAt != "" {
 		if sendAt, err = time.Parse(time.RFC3339, p.SendAt); err != nil {
@@ -175,14 +192,42 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 			return nil, false, invalid("reply_to", "no message with that id in this instance")
 		}
 	}
+	if c.Reaction != nil {
+		target, err := m.store.GetMessage(ctx, inst.id, c.Reaction.MessageID)
+		if err != nil {
+			return nil, false, invalid("message_id", "no message with that id in this instance")
+		}
+		if target.Chat != jid.String() {
+			return nil, false, invalid("message_id", "that message is in another chat ("+target.Chat+")")
+		}
+	}
+	id := newMessageID()
+	var ref mediaRef
+	if c.Poll != nil {
+		ref.Secret = newSecret()
+	}
+	staged := ""
+	if c.Media != nil {
+		if staged, err = m.stageMedia(ctx, inst.id, id, &p, c.Media, &ref); err != nil {
+			return nil, false, err
+		}
+	}
+	// A staged file whose message was not committed goes at once (a crash
+	// here leaves it to the media sweep).
+	keep := false
+	defer func() {
+		if staged != "" && !keep {
+			m.removeMedia(staged)
+		}
+	}()
 	ttl := snap.info.Settings.QueueTTLDuration()
 	start := time.Now()
 	if sendAt.After(start) {
 		start = sendAt
 	}
 	msg := &store.Message{
-		InstanceID: inst.id, ID: newMessageID(), Chat: jid.String(), Recipient: p.To, Type: p.Type, Text: p.Text,
-		ReplyTo: p.ReplyTo, IdempotencyKey: idemKey, SendAt: sendAt,
+		InstanceID: inst.id, ID: id, Chat: jid.String(), Recipient: p.To, Type: p.Type, Text: text,
+		ReplyTo: p.ReplyTo, IdempotencyKey: idemKey, SendAt: sendAt, Content: marshalOrNil(c), MediaRef: marshalOrNil(ref),
 	}
 	if ttl > 0 {
 		msg.ExpiresAt = start.Add(ttl)
@@ -196,9 +241,10 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 		return nil, false, ErrIdempotencyMismatch
 	}
 	if !existing {
+		keep = true
 		inst.post(func() { inst.queueChanged() })
 	}
-	return viewMessage(snap.info.Name, msg), existing, nil
+	return m.viewMessage(snap.info.Name, msg), existing, nil
 }
 
 // FieldIdempotencyKey names the idempotency key in a ValidationError.
@@ -213,7 +259,7 @@ var ErrIdempotencyMismatch = errors.New("the idempotency key was used for a diff
 // (the recipient compared as the chat it resolves to).
 func sameRequest(a, b *store.Message) bool {
 	return a.Chat == b.Chat && a.Type == b.Type && a.Text == b.Text && a.ReplyTo == b.ReplyTo &&
-		a.SendAt.UnixMilli() == b.SendAt.UnixMilli()
+		a.SendAt.UnixMilli() == b.SendAt.UnixMilli() && string(a.Content) == string(b.Content)
 }
 
 // ErrMessageNotFound is returned for an unknown message id.
@@ -231,7 +277,7 @@ func (m *Manager) Message(ctx context.Context, idOrName, id string) (*event.Mess
 	} else if err != nil {
 		return nil, err
 	}
-	return viewMessage(inst.name(), msg), nil
+	return m.viewMessage(inst.name(), msg), nil
 }
 
 // Messages lists history, newest first.
@@ -252,7 +298,7 @@ func (m *Manager) Messages(ctx context.Context, idOrName string, f store.Message
 	if err != nil {
 		return nil, err
 	}
-	return views(inst.name(), msgs), nil
+	return m.views(inst.name(), msgs), nil
 }
 
 // Queue lists the pending outgoing messages in send order.
@@ -265,7 +311,7 @@ func (m *Manager) Queue(ctx context.Context, idOrName string) ([]*event.Message,
 	if err != nil {
 		return nil, err
 	}
-	return views(inst.name(), msgs), nil
+	return m.views(inst.name(), msgs), nil
 }
 
 // CancelQueue cancels every queued message; one being sent right now
@@ -282,10 +328,10 @@ func (m *Manager) CancelQueue(ctx context.Context, idOrName string) (int, error)
 	return n, err
 }
 
-func views(name string, msgs []*store.Message) []*event.Message {
+func (m *Manager) views(name string, msgs []*store.Message) []*event.Message {
 	out := make([]*event.Message, len(msgs))
 	for i, msg := range msgs {
-		out[i] = viewMessage(name, msg)
+		out[i] = m.viewMessage(name, msg)
 	}
 	return out
 }

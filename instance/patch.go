@@ -18,6 +18,8 @@ type SettingsPatch struct {
 	SendJitterMS      *int64
 	TypingSimulation  *bool
 	QueueTTL          *string
+	AutoDownload      *bool
+	MaxDownloadMB     *int64
 }
 
 // Apply returns s with the patch's fields set.
@@ -35,6 +37,8 @@ func (p *SettingsPatch) Apply(s Settings) Settings {
 	set(&s.SendJitterMS, p.SendJitterMS)
 	set(&s.TypingSimulation, p.TypingSimulation)
 	set(&s.QueueTTL, p.QueueTTL)
+	set(&s.AutoDownload, p.AutoDownload)
+	set(&s.MaxDownloadMB, p.MaxDownloadMB)
 	return s
 }
 

@@ -6,118 +6,12 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/store"
 )
-
-// summary is the typed digest of a received message stored with it.
-type summary struct {
-	PushName  string          `json:"push_name,omitempty"`
-	IsGroup   bool            `json:"is_group,omitempty"`
-	Media     string          `json:"media,omitempty"` // image, video, audio, document, sticker
-	Mimetype  string          `json:"mimetype,omitempty"`
-	Caption   string          `json:"caption,omitempty"`
-	FileName  string          `json:"file_name,omitempty"`
-	Seconds   uint32          `json:"seconds,omitempty"`
-	Location  *locationDigest `json:"location,omitempty"`
-	Contact   string          `json:"contact,omitempty"`
-	Reaction  *reactionDigest `json:"reaction,omitempty"`
-	Poll      *pollDigest     `json:"poll,omitempty"`
-	QuotedID  string          `json:"quoted_id,omitempty"`
-	Forwarded bool            `json:"forwarded,omitempty"`
-}
-
-type locationDigest struct {
-	Latitude  float64 `json:"latitude"`
-	Longitude float64 `json:"longitude"`
-	Name      string  `json:"name,omitempty"`
-	Address   string  `json:"address,omitempty"`
-}
-
-type reactionDigest struct {
-	Emoji    string `json:"emoji"`
-	TargetID string `json:"target_id"`
-}
-
-type pollDigest struct {
-	Question string   `json:"question"`
-	Options  []string `json:"options"`
-}
-
-// digest returns a message's type, its text and a summary of the rest;
-// type "" means nothing a user would call a message (protocol traffic).
-func digest(m *waE2E.Message) (string, string, summary) {
-	var s summary
-	ctx := func(ci *waE2E.ContextInfo) {
-		if ci != nil {
-			s.QuotedID = ci.GetStanzaID()
-			s.Forwarded = ci.GetIsForwarded()
-		}
-	}
-	switch {
-	case m.GetConversation() != "":
-		return "text", m.GetConversation(), s
-	case m.GetExtendedTextMessage() != nil:
-		ctx(m.GetExtendedTextMessage().GetContextInfo())
-		return "text", m.GetExtendedTextMessage().GetText(), s
-	case m.GetImageMessage() != nil:
-		im := m.GetImageMessage()
-		s.Media, s.Mimetype, s.Caption = "image", im.GetMimetype(), im.GetCaption()
-		ctx(im.GetContextInfo())
-		return "image", im.GetCaption(), s
-	case m.GetVideoMessage() != nil:
-		v := m.GetVideoMessage()
-		s.Media, s.Mimetype, s.Caption, s.Seconds = "video", v.GetMimetype(), v.GetCaption(), v.GetSeconds()
-		ctx(v.GetContextInfo())
-		return "video", v.GetCaption(), s
-	case m.GetAudioMessage() != nil:
-		a := m.GetAudioMessage()
-		s.Media, s.Mimetype, s.Seconds = "audio", a.GetMimetype(), a.GetSeconds()
-		ctx(a.GetContextInfo())
-		return "audio", "", s
-	case m.GetDocumentMessage() != nil:
-		d := m.GetDocumentMessage()
-		s.Media, s.Mimetype, s.Caption, s.FileName = "document", d.GetMimetype(), d.GetCaption(), d.GetFileName()
-		ctx(d.GetContextInfo())
-		return "document", d.GetCaption(), s
-	case m.GetStickerMessage() != nil:
-		s.Media, s.Mimetype = "sticker", m.GetStickerMessage().GetMimetype()
-		return "sticker", "", s
-	case m.GetLocationMessage() != nil:
-		l := m.GetLocationMessage()
-		s.Location = &locationDigest{Latitude: l.GetDegreesLatitude(), Longitude: l.GetDegreesLongitude(), Name: l.GetName(), Address: l.GetAddress()}
-		return "location", l.GetName(), s
-	case m.GetLiveLocationMessage() != nil:
-		l := m.GetLiveLocationMessage()
-		s.Location = &locationDigest{Latitude: l.GetDegreesLatitude(), Longitude: l.GetDegreesLongitude()}
-		return "location", l.GetCaption(), s
-	case m.GetContactMessage() != nil:
-		s.Contact = m.GetContactMessage().GetDisplayName()
-		return "contact", s.Contact, s
-	case m.GetContactsArrayMessage() != nil:
-		s.Contact = m.GetContactsArrayMessage().GetDisplayName()
-		return "contact", s.Contact, s
-	case m.GetReactionMessage() != nil:
-		r := m.GetReactionMessage()
-		s.Reaction = &reactionDigest{Emoji: r.GetText(), TargetID: r.GetKey().GetID()}
-		return "reaction", r.GetText(), s
-	case m.GetPollCreationMessage() != nil || m.GetPollCreationMessageV3() != nil:
-		p := m.GetPollCreationMessage()
-		if p == nil {
-			p = m.GetPollCreationMessageV3()
-		}
-		s.Poll = &pollDigest{Question: p.GetName()}
-		for _, o := range p.GetOptions() {
-			s.Poll.Options = append(s.Poll.Options, o.GetOptionName())
-		}
-		return "poll", p.GetName(), s
-	}
-	return "", "", s
-}
 
 // receive stores a message that arrived (or that the phone sent) with its
 // event. It runs on whatsmeow's event goroutine, which acks the message to
@@ -134,23 +28,27 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bo
 	if (group && settings.IgnoreGroups) || (broadcast && settings.IgnoreBroadcasts) {
 		return true
 	}
-	if e.Message == nil || e.Message.GetProtocolMessage() != nil {
+	if e.Message == nil {
 		return true
 	}
-	typ, text, sum := digest(e.Message)
-	if typ == "" {
+	d := digest(e.Message)
+	if d.typ == "" {
 		return true
 	}
-	sum.PushName, sum.IsGroup = info.PushName, group
-	sj, _ := json.Marshal(sum)
+	d.sum.PushName, d.sum.IsGroup = info.PushName, group
+	sj, _ := json.Marshal(d.sum)
 	m := &store.Message{
 		InstanceID: i.id, ID: info.ID, Direction: "in", Chat: info.Chat.ToNonAD().String(), Sender: info.Sender.ToNonAD().String(),
-		Type: typ, Text: text, Summary: sj, Status: event.StatusReceived, CreatedAt: info.Timestamp.UTC(),
+		Type: d.typ, Text: d.text, Summary: sj, Status: event.StatusReceived, CreatedAt: info.Timestamp.UTC(),
+		Content: marshalOrNil(d.content), MediaRef: marshalOrNil(d.ref),
 	}
 	evType := event.TypeMessageReceived
 	if info.IsFromMe {
 		// Sent from the phone or another linked device.
 		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", event.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), event.TypeMessageEcho
+	}
+	if d.target != "" {
+		return i.receiveRelated(gen, cli, e, m, d)
 	}
 	data, _ := json.Marshal(viewMessage(snap.info.Name, m))
 	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
@@ -162,6 +60,9 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bo
 		return false
 	}
 	i.post(func() { i.afterMessage(gen, cli, e, dup) })
+	if !dup && d.content.Media != nil && settings.AutoDownload && d.content.Media.Size <= settings.MaxDownloadMB<<20 {
+		i.autoDownload(cli, m)
+	}
 	return true
 }
 

@@ -12,9 +12,7 @@ import (
 	"unicode/utf8"
 
 	"go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/proto/waE2E"
 	"go.mau.fi/whatsmeow/types"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/internal/pause"
@@ -272,8 +270,11 @@ func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *sto
 	default:
 		i.log.Warn("message failed", "id", msg.ID, "to", msg.Recipient, "err", err)
 		text := strings.TrimPrefix(err.Error(), errRetry.Error()+": ")
+		text = strings.TrimPrefix(text, errPermanent.Error()+": ")
 		if ferr := i.m.store.MessageFailed(bg, i.id, msg.ID, text); ferr != nil {
 			i.log.Error("cannot record failure", "id", msg.ID, "err", ferr)
+		} else if event.IsMedia(msg.Type) {
+			i.m.removeMedia(i.m.mediaPath(i.id, msg.ID)) // ended unsent: nobody needs the file
 		}
 	}
 	// The outcome is recorded: receipts that came meanwhile follow it, on
@@ -330,9 +331,9 @@ func (s *sender) deliver(msg *store.Message) (whatsmeow.SendResponse, error) {
 			return none, retryable(err)
 		}
 	}
-	content := &waE2E.Message{Conversation: proto.String(msg.Text)}
-	if msg.ReplyTo != "" {
-		content = s.reply(msg)
+	content, err := s.build(msg, jid)
+	if err != nil {
+		return none, err
 	}
 	wctx, wcancel := s.waCtx()
 	defer wcancel()
@@ -383,27 +384,6 @@ func (s *sender) onWhatsApp(jid types.JID) (bool, error) {
 	s.onWA[jid.User] = on
 	s.mu.Unlock()
 	return on, nil
-}
-
-// reply quotes the stored message being answered.
-func (s *sender) reply(msg *store.Message) *waE2E.Message {
-	i := s.inst
-	ext := &waE2E.ExtendedTextMessage{Text: proto.String(msg.Text)}
-	quoted, err := i.m.store.GetMessage(s.ctx, i.id, msg.ReplyTo)
-	if err == nil {
-		participant := quoted.Sender
-		if quoted.Direction == "out" {
-			if own := s.cli.Store.GetJID(); !own.IsEmpty() {
-				participant = own.ToNonAD().String()
-			}
-		}
-		ext.ContextInfo = &waE2E.ContextInfo{
-			StanzaID:      proto.String(quoted.ID),
-			Participant:   proto.String(participant),
-			QuotedMessage: &waE2E.Message{Conversation: proto.String(quoted.Text)},
-		}
-	}
-	return &waE2E.Message{ExtendedTextMessage: ext}
 }
 
 // markChatRead marks the chat's unread incoming messages read, as a person

@@ -22,6 +22,8 @@ type Settings struct {
 	SendJitterMS      int64  `toml:"send_jitter_ms" json:"send_jitter_ms"`
 	TypingSimulation  bool   `toml:"typing_simulation" json:"typing_simulation"`
 	QueueTTL          string `toml:"queue_ttl" json:"queue_ttl"` // Go duration, e.g. "24h"
+	AutoDownload      bool   `toml:"auto_download" json:"auto_download"`
+	MaxDownloadMB     int64  `toml:"max_download_mb" json:"max_download_mb"`
 }
 
 // Limits of the settings, shared by Validate and the docs.
@@ -30,11 +32,12 @@ const (
 	minQueueTTL          = time.Second
 	maxQueueTTL          = 720 * time.Hour // 30 days
 	maxRejectCallMessage = 4096            // characters
+	maxDownloadMB        = 2048            // WhatsApp's largest file (a document)
 )
 
 // DefaultSettings returns the settings of design.md's Settings table.
 func DefaultSettings() Settings {
-	return Settings{SendDelayMS: 1000, QueueTTL: "24h"}
+	return Settings{SendDelayMS: 1000, QueueTTL: "24h", AutoDownload: true, MaxDownloadMB: 64}
 }
 
 // Validate returns one message per bad field, keyed by the field's JSON
@@ -49,6 +52,9 @@ func (s Settings) Validate() map[string]string {
 	}
 	if d, err := time.ParseDuration(s.QueueTTL); err != nil || d < minQueueTTL || d > maxQueueTTL {
 		problems["queue_ttl"] = `must be a duration between 1s and 720h, e.g. "24h"`
+	}
+	if s.MaxDownloadMB < 1 || s.MaxDownloadMB > maxDownloadMB {
+		problems["max_download_mb"] = fmt.Sprintf("must be between 1 and %d", maxDownloadMB)
 	}
 	if utf8.RuneCountInString(s.RejectCallMessage) > maxRejectCallMessage {
 		problems["reject_call_message"] = fmt.Sprintf("must be at most %d characters", maxRejectCallMessage)

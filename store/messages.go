@@ -34,6 +34,8 @@ type Message struct {
 	Type           string
 	Text           string
 	Summary        json.RawMessage
+	Content        json.RawMessage // public: media metadata, location, poll… ("" for text)
+	MediaRef       json.RawMessage // private: where the file is and how to download it
 	ReplyTo        string
 	Status         string
 	Error          string
@@ -48,18 +50,25 @@ type Message struct {
 }
 
 const messageCols = `seq, instance_id, id, direction, chat, sender, recipient, type, text, summary, reply_to,
-	status, error, COALESCE(idempotency_key, ''), attempts, send_at, expires_at, created_at, updated_at, sent_at`
+	status, error, COALESCE(idempotency_key, ''), attempts, send_at, expires_at, created_at, updated_at, sent_at, content, media`
 
 func scanMessage(row interface{ Scan(...any) error }) (*Message, error) {
 	var m Message
-	var summary string
+	var summary, content, media string
 	var sendAt, expires, created, updated, sent int64
 	err := row.Scan(&m.Seq, &m.InstanceID, &m.ID, &m.Direction, &m.Chat, &m.Sender, &m.Recipient, &m.Type, &m.Text,
-		&summary, &m.ReplyTo, &m.Status, &m.Error, &m.IdempotencyKey, &m.Attempts, &sendAt, &expires, &created, &updated, &sent)
+		&summary, &m.ReplyTo, &m.Status, &m.Error, &m.IdempotencyKey, &m.Attempts, &sendAt, &expires, &created, &updated, &sent,
+		&content, &media)
 	if err != nil {
 		return nil, err
 	}
 	m.Summary = json.RawMessage(summary)
+	if content != "" {
+		m.Content = json.RawMessage(content)
+	}
+	if media != "" {
+		m.MediaRef = json.RawMessage(media)
+	}
 	m.SendAt, m.ExpiresAt, m.CreatedAt, m.UpdatedAt, m.SentAt = fromMS(sendAt), fromMS(expires), fromMS(created), fromMS(updated), fromMS(sent)
 	return &m, nil
 }
@@ -77,11 +86,13 @@ func insertMessage(ctx context.Context, tx *Tx, m *Message) error {
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO messages (instance_id, id, direction, chat, sender, recipient, type, text,
-		summary, reply_to, status, error, idempotency_key, attempts, send_at, expires_at, created_at, updated_at, sent_at, history)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, json_array(json_object('status', ?, 'error', ?, 'at', ?)))`,
+		summary, reply_to, status, error, idempotency_key, attempts, send_at, expires_at, created_at, updated_at, sent_at, history,
+		content, media)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, json_array(json_object('status', ?, 'error', ?, 'at', ?)), ?, ?)`,
 		m.InstanceID, m.ID, m.Direction, m.Chat, m.Sender, m.Recipient, m.Type, m.Text, summary, m.ReplyTo,
 		m.Status, m.Error, nullable(m.IdempotencyKey), m.Attempts, toMS(m.SendAt), toMS(m.ExpiresAt),
-		toMS(m.CreatedAt), toMS(m.UpdatedAt), toMS(m.SentAt), m.Status, m.Error, toMS(m.CreatedAt))
+		toMS(m.CreatedAt), toMS(m.UpdatedAt), toMS(m.SentAt), m.Status, m.Error, toMS(m.CreatedAt),
+		string(m.Content), string(m.MediaRef))
 	if err != nil {
 		return err
 	}
