@@ -355,7 +355,25 @@ func TestSendBadInput(t *testing.T) {
 		{SendParams{To: "+12", Text: "x"}, "to"},
 		{SendParams{To: "4915100000161:3@s.whatsapp.net", Text: "x"}, "to"},
 		{SendParams{To: "", Text: "x"}, "to"},
-		{SendParams{To: "+4915100000161", Text: "x", Type: "image"}, "type"},
+		{SendParams{To: "+4915100000161", Text: "x", Type: "gif"}, "type"},
+		{SendParams{To: "+4915100000161", Type: "image"}, "url"},
+		{SendParams{To: "+4915100000161", Type: "image", URL: "http://x/a.jpg", Base64: "AAAA"}, "url"},
+		{SendParams{To: "+4915100000161", Type: "image", Base64: "AAAA", Caption: strings.Repeat("c", 1025)}, "caption"},
+		{SendParams{To: "+4915100000161", Type: "image", Base64: "AAAA", PTT: true}, "ptt"},
+		{SendParams{To: "+4915100000161", Type: "document", Base64: "AAAA", FileName: "../etc/passwd"}, "file_name"},
+		{SendParams{To: "+4915100000161", Type: "text", Text: "x", Caption: "c"}, "caption"},
+		{SendParams{To: "+4915100000161", Type: "location", Longitude: ptr(1.0)}, "latitude"},
+		{SendParams{To: "+4915100000161", Type: "location", Latitude: ptr(91.0), Longitude: ptr(1.0)}, "latitude"},
+		{SendParams{To: "+4915100000161", Type: "contact"}, "contacts"},
+		{SendParams{To: "+4915100000161", Type: "contact", Contacts: []event.Contact{{Name: "A", Phone: "123"}}}, "contacts[0].phone"},
+		{SendParams{To: "+4915100000161", Type: "contact", VCard: "hello"}, "vcard"},
+		{SendParams{To: "+4915100000161", Type: "reaction", MessageID: "3EB0NOPE", Emoji: ptr("👍")}, "message_id"},
+		{SendParams{To: "+4915100000161", Type: "reaction", MessageID: "3EB0NOPE"}, "emoji"},
+		{SendParams{To: "+4915100000161", Type: "poll", Question: "q", Options: []string{"a"}}, "options"},
+		{SendParams{To: "+4915100000161", Type: "poll", Question: "q", Options: []string{"a", "a"}}, "options"},
+		{SendParams{To: "+4915100000161", Type: "poll", Question: "q", Options: []string{"a", "b"}, Selectable: 3}, "selectable"},
+		{SendParams{To: "+4915100000161", Type: "poll", Options: []string{"a", "b"}}, "question"},
+		{SendParams{To: "+4915100000161", Text: "x", Mentions: []string{"nobody"}}, "mentions"},
 		{SendParams{To: "+4915100000161", Text: "x", SendAt: "tomorrow"}, "send_at"},
 		{SendParams{To: "+4915100000161", Text: "x", SendAt: "2020-01-01T00:00:00Z"}, "send_at"},
 		{SendParams{To: "+4915100000161", Text: "x", ReplyTo: "3EB0NOPE"}, "reply_to"},
@@ -376,3 +394,5 @@ func TestSendBadInput(t *testing.T) {
 		t.Fatalf("forged signature header accepted: %v", err)
 	}
 }
+
+func ptr[T any](v T) *T { return &v }
