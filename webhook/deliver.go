@@ -55,6 +55,9 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 	if name == "" {
 		name = r.id
 	}
+	if cfg.IncludeMedia {
+		ev = r.withMedia(ctx, ev)
+	}
 	body := ev.Envelope(name).AppendJSON(nil) // the body of every POST
 
 	start := time.Now()

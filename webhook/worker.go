@@ -58,6 +58,9 @@ type Manager interface {
 	// Watch returns a channel closed at the instance's next change, so held
 	// deliveries resume when the webhook is enabled again.
 	Watch(idOrName string) (<-chan struct{}, *instance.Info, error)
+	// OpenMedia opens a message's file (downloading it if needed), for
+	// webhooks with include_media.
+	OpenMedia(ctx context.Context, idOrName, id string) (*instance.MediaFile, error)
 }
 
 var _ Manager = (*instance.Manager)(nil)
@@ -89,6 +92,10 @@ type Options struct {
 	// delivery's new status (store.DeliveryDelivered, …Failed, …Dead).
 	// Attempts are not events, so the metrics learn them here.
 	Observe func(instanceID, status string)
+	// IncludeMediaMax is the largest file put inline (base64) in a message
+	// event for a webhook with include_media (5 MiB); larger files are
+	// left to the media URL.
+	IncludeMediaMax int64
 }
 
 // Worker delivers webhooks. Start it once; Close stops it.
