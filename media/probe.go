@@ -188,8 +188,8 @@ func (st *staging) probeOpus(f *os.File, info *Info) error {
 		return fmt.Errorf("media: probing: %w", err)
 	}
 	if o.codec != "opus" {
-		codec := "Ogg " + o.codec
-		if o.codec == "unknown" {
+		codec := map[string]string{"vorbis": "Ogg Vorbis", "flac": "Ogg FLAC", "speex": "Ogg Speex"}[o.codec]
+		if codec == "" {
 			codec = "Ogg without an OpusHead"
 		}
 		if st.ptt {

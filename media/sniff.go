@@ -153,6 +153,9 @@ func typeByName(name string) string {
 
 // extFor is a file name extension for a type, for a default name.
 func extFor(t string) string {
+	if isGeneric(t) {
+		return ""
+	}
 	for ext, et := range extTypes {
 		if et == t && ext != ".jpeg" && ext != ".opus" {
 			return ext
