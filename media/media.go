@@ -157,7 +157,7 @@ func sizeText(n int64) string {
 func tooLarge(field, kind string, size int64) *InputError {
 	what := "more than " + sizeText(MaxSize(kind))
 	if size > 0 {
-		what = sizeText(size)
+		what = fmt.Sprintf("%d bytes", size)
 	}
 	return inputErr(field, "the file is %s; a %s may be at most %s", what, kind, sizeText(MaxSize(kind)))
 }

@@ -108,7 +108,7 @@ func (st *staging) probeImage(f *os.File, head []byte, sniffed string, info *Inf
 	}
 	cfg, _, err := image.DecodeConfig(f)
 	if err != nil {
-		return inputErr(st.field, "the %s image is corrupt: %v", strings.TrimPrefix(sniffed, "image/"), err)
+		return inputErr(st.field, "the %s image is corrupt: %v", strings.ToUpper(strings.TrimPrefix(sniffed, "image/")), err)
 	}
 	info.Width, info.Height = uint32(cfg.Width), uint32(cfg.Height)
 	return nil

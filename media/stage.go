@@ -1,6 +1,7 @@
 package media
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -137,9 +138,15 @@ func (st *staging) write(r io.Reader, limit int64, path string) (info *Info, err
 			os.Remove(tmp.Name())
 		}
 	}()
+	// Sources return small pieces (a base64 decoder 768 bytes a read, the
+	// network a packet): batch the file writes.
 	h := sha256.New()
-	buf := make([]byte, copyBuf)
-	size, err := io.CopyBuffer(io.MultiWriter(tmp, h), io.LimitReader(r, limit+1), buf)
+	bw := bufio.NewWriterSize(tmp, copyBuf)
+	buf := make([]byte, copyBuf/2)
+	size, err := io.CopyBuffer(io.MultiWriter(bw, h), io.LimitReader(r, limit+1), buf)
+	if err == nil {
+		err = bw.Flush()
+	}
 	if err != nil {
 		return nil, fmt.Errorf("media: staging: %w", err)
 	}
@@ -179,7 +186,7 @@ func (st *staging) readErr(ctx context.Context, f *Fetcher, fetch *fetched, err 
 	case fetch != nil:
 		return fetchErr(ctx, err, fetch.host, f.timeout(), true)
 	case errors.As(err, &corrupt):
-		return inputErr("base64", "not valid base64: bad character at %d", int64(corrupt))
+		return inputErr("base64", "not valid base64: bad character at offset %d", int64(corrupt))
 	case errors.As(err, &tooBig):
 		return tooLarge(st.field, st.kind, 0)
 	case ctx.Err() != nil:

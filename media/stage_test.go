@@ -54,6 +54,7 @@ func wantInputErr(t *testing.T, err error, dir, field string, words ...string) {
 	if !errors.As(err, &ie) {
 		t.Fatalf("error %v (%T), want an *InputError", err, err)
 	}
+	t.Logf("%s: %s", ie.Field, ie.Msg)
 	if ie.Field != field {
 		t.Errorf("field %q, want %q (%v)", ie.Field, field, ie)
 	}
