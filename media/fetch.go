@@ -15,7 +15,7 @@ import (
 )
 
 // Fetcher stages media; its zero value fetches URLs with a default client
-// and a 60 s timeout.
+// and a 60 s timeout. It is safe for concurrent use.
 type Fetcher struct {
 	// Client fetches URLs; nil means a default client. Redirects are
 	// followed only to http and https, at most 5 (unless the client has
