@@ -1,6 +1,8 @@
 package media
 
 import (
+	"github.com/meowgate/meowgate/internal/mediatest"
+
 	"context"
 	"encoding/base64"
 	"io"
@@ -19,7 +21,7 @@ type mp4Stream struct {
 }
 
 func newMP4Stream(n int64) *mp4Stream {
-	return &mp4Stream{head: mp4Head(n - int64(len(mp4Head(0)))), n: n}
+	return &mp4Stream{head: mediatest.MP4Head(n - int64(len(mediatest.MP4Head(0)))), n: n}
 }
 
 func (s *mp4Stream) Read(p []byte) (int, error) {

@@ -1,6 +1,8 @@
 package media
 
 import (
+	"github.com/meowgate/meowgate/internal/mediatest"
+
 	"context"
 	"fmt"
 	"io"
@@ -16,7 +18,7 @@ import (
 )
 
 func TestStageURL(t *testing.T) {
-	jpg := jpegFile(t, 64, 48)
+	jpg := mediatest.JPEG(t, 64, 48)
 	pdf := []byte("%PDF-1.4\n%%EOF\n")
 	mux := http.NewServeMux()
 	mux.HandleFunc("/photo.jpg", func(w http.ResponseWriter, r *http.Request) {
@@ -69,7 +71,7 @@ func TestStageURLBad(t *testing.T) {
 		}
 	})
 	mux.HandleFunc("/slow-body", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(webpVP8(10, 10))
+		w.Write(mediatest.WebPVP8(10, 10))
 		w.(http.Flusher).Flush()
 		select {
 		case <-r.Context().Done():
@@ -93,7 +95,7 @@ func TestStageURLBad(t *testing.T) {
 		// Announces one byte over the limit, sends a little and waits: a
 		// fetcher that reads the body would hang until the test's release.
 		w.Header().Set("Content-Length", strconv.FormatInt(limit+1, 10))
-		w.Write(webpVP8(10, 10))
+		w.Write(mediatest.WebPVP8(10, 10))
 		w.(http.Flusher).Flush()
 		select {
 		case <-r.Context().Done():
@@ -101,7 +103,7 @@ func TestStageURLBad(t *testing.T) {
 		}
 	})
 	mux.HandleFunc("/chunked", func(w http.ResponseWriter, r *http.Request) {
-		w.Write(webpVP8(10, 10))
+		w.Write(mediatest.WebPVP8(10, 10))
 		chunk := make([]byte, 4096)
 		for range 4 * limit / 4096 {
 			if _, err := w.Write(chunk); err != nil {

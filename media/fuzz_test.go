@@ -1,6 +1,8 @@
 package media
 
 import (
+	"github.com/meowgate/meowgate/internal/mediatest"
+
 	"bytes"
 	"testing"
 )
@@ -9,9 +11,9 @@ import (
 // their results must stay within what the input can hold.
 
 func FuzzOgg(f *testing.F) {
-	f.Add(opusFile(312, []int{10, 200, 30, 400, 5}))
-	f.Add(vorbisFile())
-	f.Add(oggPage(2, -1, 1, 0, bytes.Repeat([]byte{0xFF}, 600)))
+	f.Add(mediatest.Opus(312, []int{10, 200, 30, 400, 5}))
+	f.Add(mediatest.Vorbis())
+	f.Add(mediatest.OggPage(2, -1, 1, 0, bytes.Repeat([]byte{0xFF}, 600)))
 	f.Add([]byte("OggS\x00"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		info, err := probeOgg(bytes.NewReader(data))
@@ -38,19 +40,19 @@ func FuzzOgg(f *testing.F) {
 }
 
 func FuzzMP4(f *testing.F) {
-	f.Add(mp4File("isom", 1280, 720, 600, 6000, false, 16))
-	f.Add(mp4File("M4A ", 0, 0, 44100, 44100, true, 0))
-	f.Add(append(mp4Box("ftyp", []byte("isom")), "\x00\x00\x00\x01moov\xff\xff\xff\xff\xff\xff\xff\xff"...))
-	f.Add(append(mp4Box("ftyp", []byte("isom")), "\x00\x00\x00\x00moov"...))
+	f.Add(mediatest.MP4("isom", 1280, 720, 600, 6000, false, 16))
+	f.Add(mediatest.MP4("M4A ", 0, 0, 44100, 44100, true, 0))
+	f.Add(append(mediatest.MP4Box("ftyp", []byte("isom")), "\x00\x00\x00\x01moov\xff\xff\xff\xff\xff\xff\xff\xff"...))
+	f.Add(append(mediatest.MP4Box("ftyp", []byte("isom")), "\x00\x00\x00\x00moov"...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		probeMP4(bytes.NewReader(data), int64(len(data)))
 	})
 }
 
 func FuzzWebP(f *testing.F) {
-	f.Add(webpVP8(512, 512))
-	f.Add(webpVP8L(300, 200))
-	f.Add(webpVP8X(512, 480, true))
+	f.Add(mediatest.WebPVP8(512, 512))
+	f.Add(mediatest.WebPVP8L(300, 200))
+	f.Add(mediatest.WebPVP8X(512, 480, true))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, err := probeWebP(data)
 		if err == nil && (w.width > 1<<24 || w.height > 1<<24) {
@@ -60,7 +62,7 @@ func FuzzWebP(f *testing.F) {
 }
 
 func FuzzMP3(f *testing.F) {
-	f.Add(mp3File(3))
+	f.Add(mediatest.MP3(3))
 	f.Add([]byte("ID3\x04\x00\x10\x7f\x7f\x7f\x7f\xff\xfb\x90\x64"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		mp3Seconds(bytes.NewReader(data), int64(len(data)))

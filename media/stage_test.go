@@ -1,10 +1,13 @@
 package media
 
 import (
+	"github.com/meowgate/meowgate/internal/mediatest"
+
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"hash/crc32"
 	"image"
@@ -71,13 +74,13 @@ func wantInputErr(t *testing.T, err error, dir, field string, words ...string) {
 }
 
 func TestStageImage(t *testing.T) {
-	jpg := jpegFile(t, 120, 80)
+	jpg := mediatest.JPEG(t, 120, 80)
 	info := mustStage(t, KindImage, false, Source{Reader: bytes.NewReader(jpg), FileName: "x.jpg"}, jpg)
 	if info.Mimetype != "image/jpeg" || info.Width != 120 || info.Height != 80 {
 		t.Errorf("jpeg info %+v", info)
 	}
 
-	png := pngFile(t, 30, 50)
+	png := mediatest.PNG(t, 30, 50)
 	std := base64.StdEncoding.EncodeToString(png)
 	for name, b64 := range map[string]string{
 		"standard":      std,
@@ -103,10 +106,10 @@ func TestStageSticker(t *testing.T) {
 		w, h     uint32
 		animated bool
 	}{
-		{"VP8", webpVP8(512, 512), 512, 512, false},
-		{"VP8L", webpVP8L(300, 200), 300, 200, false},
-		{"VP8X animated", webpVP8X(512, 480, true), 512, 480, true},
-		{"VP8X still", webpVP8X(96, 96, false), 96, 96, false},
+		{"VP8", mediatest.WebPVP8(512, 512), 512, 512, false},
+		{"VP8L", mediatest.WebPVP8L(300, 200), 300, 200, false},
+		{"VP8X animated", mediatest.WebPVP8X(512, 480, true), 512, 480, true},
+		{"VP8X still", mediatest.WebPVP8X(96, 96, false), 96, 96, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			info := mustStage(t, KindSticker, false, Source{Reader: bytes.NewReader(tc.file)}, tc.file)
@@ -118,17 +121,17 @@ func TestStageSticker(t *testing.T) {
 }
 
 func TestStageVideo(t *testing.T) {
-	mp4 := mp4File("isom", 1280, 720, 600, 600*42+200, false, 5000)
+	mp4 := mediatest.MP4("isom", 1280, 720, 600, 600*42+200, false, 5000)
 	info := mustStage(t, KindVideo, false, Source{Reader: bytes.NewReader(mp4), Mimetype: "video/mp4"}, mp4)
 	if info.Mimetype != "video/mp4" || info.Width != 1280 || info.Height != 720 || info.Seconds != 42 {
 		t.Errorf("mp4 info %+v", info)
 	}
-	portrait := mp4File("mp42", 1920, 1080, 1000, 9600, true, 10)
+	portrait := mediatest.MP4("mp42", 1920, 1080, 1000, 9600, true, 10)
 	info = mustStage(t, KindVideo, false, Source{Reader: bytes.NewReader(portrait)}, portrait)
 	if info.Width != 1080 || info.Height != 1920 || info.Seconds != 10 {
 		t.Errorf("rotated mp4 info %+v, want 1080x1920 10s", info)
 	}
-	gp := mp4File("3gp5", 176, 144, 1000, 3000, false, 10)
+	gp := mediatest.MP4("3gp5", 176, 144, 1000, 3000, false, 10)
 	info = mustStage(t, KindVideo, false, Source{Reader: bytes.NewReader(gp), Mimetype: "video/mp4"}, gp)
 	if info.Mimetype != "video/3gpp" || info.Width != 176 {
 		t.Errorf("3gp info %+v", info)
@@ -145,7 +148,7 @@ func TestStageAudio(t *testing.T) {
 		}
 		sizes = append(sizes, s)
 	}
-	ogg := opusFile(312, sizes)
+	ogg := mediatest.Opus(312, sizes)
 	info := mustStage(t, KindAudio, true, Source{Reader: bytes.NewReader(ogg), Mimetype: "audio/ogg; codecs=opus"}, ogg)
 	if info.Mimetype != PTTMimetype || info.Seconds != 5 {
 		t.Errorf("voice note info: %s %ds, want %s 5s", info.Mimetype, info.Seconds, PTTMimetype)
@@ -171,7 +174,7 @@ func TestStageAudio(t *testing.T) {
 		t.Errorf("plain opus info %+v", info)
 	}
 
-	mp3 := mp3File(383)
+	mp3 := mediatest.MP3(383)
 	info = mustStage(t, KindAudio, false, Source{Reader: bytes.NewReader(mp3), Mimetype: "audio/mp3"}, mp3)
 	if info.Mimetype != "audio/mpeg" || info.Seconds != 10 {
 		t.Errorf("mp3 info %s %ds, want audio/mpeg 10s", info.Mimetype, info.Seconds)
@@ -182,7 +185,7 @@ func TestStageAudio(t *testing.T) {
 		t.Errorf("bare mp3 info %s %ds", info.Mimetype, info.Seconds)
 	}
 
-	m4a := mp4File("M4A ", 0, 0, 44100, 44100*7, false, 100)
+	m4a := mediatest.MP4("M4A ", 0, 0, 44100, 44100*7, false, 100)
 	info = mustStage(t, KindAudio, false, Source{Reader: bytes.NewReader(m4a), Mimetype: "audio/x-m4a"}, m4a)
 	if info.Mimetype != "audio/mp4" || info.Seconds != 7 {
 		t.Errorf("m4a info %s %ds", info.Mimetype, info.Seconds)
@@ -221,14 +224,14 @@ func TestStageDocument(t *testing.T) {
 // TestStageBadInput: every bad input is an *InputError naming its field,
 // and leaves nothing in the directory.
 func TestStageBadInput(t *testing.T) {
-	jpg := jpegFile(t, 10, 10)
-	png := pngFile(t, 10, 10)
-	mp3 := mp3File(40)
+	jpg := mediatest.JPEG(t, 10, 10)
+	png := mediatest.PNG(t, 10, 10)
+	mp3 := mediatest.MP3(40)
 	var sizes []int
 	for range 20 {
 		sizes = append(sizes, 30)
 	}
-	opus := opusFile(0, sizes)
+	opus := mediatest.Opus(0, sizes)
 	r := func(b []byte) Source { return Source{Reader: bytes.NewReader(b)} }
 	for _, tc := range []struct {
 		name  string
@@ -252,15 +255,15 @@ func TestStageBadInput(t *testing.T) {
 		{"data URL without base64", KindImage, false, Source{Base64: "data:image/png,abc"}, "base64", []string{"base64"}},
 		{"empty file", KindDocument, false, r(nil), "file", []string{"empty"}},
 		{"gif as image", KindImage, false, r([]byte("GIF89a\x01\x00\x01\x00\x00\x00\x00;")), "file", []string{"image/gif", "video"}},
-		{"webp as image", KindImage, false, r(webpVP8(10, 10)), "file", []string{"sticker"}},
+		{"webp as image", KindImage, false, r(mediatest.WebPVP8(10, 10)), "file", []string{"sticker"}},
 		{"truncated jpeg", KindImage, false, r(jpg[:30]), "file", []string{"corrupt"}},
 		{"png as sticker", KindSticker, false, r(png), "file", []string{"WebP"}},
-		{"sticker too large", KindSticker, false, r(append(webpVP8(512, 512), make([]byte, 500*1024)...)), "file", []string{"500 KiB"}},
+		{"sticker too large", KindSticker, false, r(append(mediatest.WebPVP8(512, 512), make([]byte, 500*1024)...)), "file", []string{"500 KiB"}},
 		{"text as video", KindVideo, false, r([]byte("hello, world")), "file", []string{"video/mp4", "ffmpeg"}},
-		{"mp4 without moov", KindVideo, false, r(append(mp4Box("ftyp", []byte("isom\x00\x00\x00\x00")), mp4Box("mdat", make([]byte, 64))...)), "file", []string{"moov"}},
+		{"mp4 without moov", KindVideo, false, r(append(mediatest.MP4Box("ftyp", []byte("isom\x00\x00\x00\x00")), mediatest.MP4Box("mdat", make([]byte, 64))...)), "file", []string{"moov"}},
 		{"mp3 as voice note", KindAudio, true, r(mp3), "ptt", []string{"Ogg/Opus", "ffmpeg -i in.mp3 -c:a libopus", "without ptt"}},
-		{"vorbis as voice note", KindAudio, true, r(vorbisFile()), "ptt", []string{"Vorbis", "ffmpeg"}},
-		{"vorbis as audio", KindAudio, false, r(vorbisFile()), "file", []string{"Opus", "Vorbis"}},
+		{"vorbis as voice note", KindAudio, true, r(mediatest.Vorbis()), "ptt", []string{"Vorbis", "ffmpeg"}},
+		{"vorbis as audio", KindAudio, false, r(mediatest.Vorbis()), "file", []string{"Opus", "Vorbis"}},
 		{"ogg without pages", KindAudio, false, r([]byte("OggS\x01garbage")), "file", []string{"Ogg"}},
 		{"voice note declared mp3", KindAudio, true, Source{Reader: bytes.NewReader(opus), Mimetype: "audio/mpeg"}, "mimetype", []string{"audio/ogg"}},
 		{"wav as audio", KindAudio, false, r([]byte("RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00")), "file", []string{"audio/wave"}},
@@ -295,9 +298,9 @@ func TestThumbnail(t *testing.T) {
 		file       []byte
 		w, h       int
 	}{
-		{"big.jpg", "image/jpeg", jpegFile(t, 1000, 500), 96, 48},
-		{"tall.png", "image/png", pngFile(t, 200, 400), 48, 96},
-		{"small.png", "image/png", pngFile(t, 40, 30), 40, 30},
+		{"big.jpg", "image/jpeg", mediatest.JPEG(t, 1000, 500), 96, 48},
+		{"tall.png", "image/png", mediatest.PNG(t, 200, 400), 48, 96},
+		{"small.png", "image/png", mediatest.PNG(t, 40, 30), 40, 30},
 	} {
 		p := filepath.Join(dir, tc.name)
 		if err := os.WriteFile(p, tc.file, 0o600); err != nil {
@@ -323,11 +326,11 @@ func TestThumbnail(t *testing.T) {
 // TestThumbnailHuge: an image above the pixel cap is not decoded.
 func TestThumbnailHuge(t *testing.T) {
 	// A PNG header claiming 10000×10000 pixels, with no image data.
-	p := pngFile(t, 1, 1)
+	p := mediatest.PNG(t, 1, 1)
 	huge := append([]byte(nil), p[:33]...)
-	copy(huge[16:], be32(10000))
-	copy(huge[20:], be32(10000))
-	copy(huge[29:], be32(crc32.ChecksumIEEE(huge[12:29])))
+	copy(huge[16:], binary.BigEndian.AppendUint32(nil, 10000))
+	copy(huge[20:], binary.BigEndian.AppendUint32(nil, 10000))
+	copy(huge[29:], binary.BigEndian.AppendUint32(nil, crc32.ChecksumIEEE(huge[12:29])))
 	path := filepath.Join(t.TempDir(), "huge.png")
 	if err := os.WriteFile(path, huge, 0o600); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,6 @@
-package media
+// Package mediatest makes small, valid media files (JPEG, PNG, Ogg/Opus,
+// Ogg/Vorbis, MP4, WebP, MP3) for tests of every package.
+package mediatest
 
 import (
 	"bytes"
@@ -12,7 +14,7 @@ import (
 
 // Real files, built the way encoders lay them out.
 
-func testImage(w, h int) image.Image {
+func Image(w, h int) image.Image {
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for y := range h {
 		for x := range w {
@@ -22,19 +24,19 @@ func testImage(w, h int) image.Image {
 	return img
 }
 
-func jpegFile(t testing.TB, w, h int) []byte {
+func JPEG(t testing.TB, w, h int) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := jpeg.Encode(&b, testImage(w, h), nil); err != nil {
+	if err := jpeg.Encode(&b, Image(w, h), nil); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
 }
 
-func pngFile(t testing.TB, w, h int) []byte {
+func PNG(t testing.TB, w, h int) []byte {
 	t.Helper()
 	var b bytes.Buffer
-	if err := png.Encode(&b, testImage(w, h)); err != nil {
+	if err := png.Encode(&b, Image(w, h)); err != nil {
 		t.Fatal(err)
 	}
 	return b.Bytes()
@@ -56,8 +58,8 @@ func oggCRC(p []byte) uint32 {
 	return crc
 }
 
-// oggPage lays out one page holding whole packets.
-func oggPage(headerType byte, granule int64, serial, seq uint32, packets ...[]byte) []byte {
+// OggPage lays out one page holding whole packets.
+func OggPage(headerType byte, granule int64, serial, seq uint32, packets ...[]byte) []byte {
 	var lacing []byte
 	var body []byte
 	for _, p := range packets {
@@ -81,19 +83,19 @@ func oggPage(headerType byte, granule int64, serial, seq uint32, packets ...[]by
 	return page
 }
 
-func opusHead(preSkip uint16) []byte {
+func OpusHead(preSkip uint16) []byte {
 	p := []byte("OpusHead\x01\x01\x00\x00\x80\xbb\x00\x00\x00\x00\x00")
 	binary.LittleEndian.PutUint16(p[10:], preSkip)
 	return p
 }
 
-// opusFile is an Ogg/Opus voice note: 20 ms CELT packets (TOC 0xF8) of
+// Opus is an Ogg/Opus voice note: 20 ms CELT packets (TOC 0xF8) of
 // the given sizes, 50 per page, granules counting 960 samples each.
-func opusFile(preSkip uint16, sizes []int) []byte {
+func Opus(preSkip uint16, sizes []int) []byte {
 	var out []byte
 	const serial = 0x1234
-	out = append(out, oggPage(2, 0, serial, 0, opusHead(preSkip))...)
-	out = append(out, oggPage(0, 0, serial, 1, []byte("OpusTags\x04\x00\x00\x00test\x00\x00\x00\x00"))...)
+	out = append(out, OggPage(2, 0, serial, 0, OpusHead(preSkip))...)
+	out = append(out, OggPage(0, 0, serial, 1, []byte("OpusTags\x04\x00\x00\x00test\x00\x00\x00\x00"))...)
 	seq := uint32(2)
 	granule := int64(preSkip)
 	for i := 0; i < len(sizes); i += 50 {
@@ -108,22 +110,22 @@ func opusFile(preSkip uint16, sizes []int) []byte {
 		if i+50 >= len(sizes) {
 			ht = 4 // end of stream
 		}
-		out = append(out, oggPage(ht, granule, serial, seq, packets...)...)
+		out = append(out, OggPage(ht, granule, serial, seq, packets...)...)
 		seq++
 	}
 	return out
 }
 
-// vorbisFile is an Ogg stream whose first packet is a Vorbis header.
-func vorbisFile() []byte {
+// Vorbis is an Ogg stream whose first packet is a Vorbis header.
+func Vorbis() []byte {
 	id := append([]byte("\x01vorbis"), make([]byte, 23)...)
-	out := oggPage(2, 0, 7, 0, id)
-	return append(out, oggPage(4, 44100, 7, 1, []byte("\x03vorbis"), bytes.Repeat([]byte{1}, 300))...)
+	out := OggPage(2, 0, 7, 0, id)
+	return append(out, OggPage(4, 44100, 7, 1, []byte("\x03vorbis"), bytes.Repeat([]byte{1}, 300))...)
 }
 
 func be32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 
-func mp4Box(typ string, parts ...[]byte) []byte {
+func MP4Box(typ string, parts ...[]byte) []byte {
 	var body []byte
 	for _, p := range parts {
 		body = append(body, p...)
@@ -131,9 +133,9 @@ func mp4Box(typ string, parts ...[]byte) []byte {
 	return append(append(be32(uint32(8+len(body))), typ...), body...)
 }
 
-// mp4File is ftyp + moov (mvhd, an audio trak, a video trak) + mdat;
+// MP4 is ftyp + moov (mvhd, an audio trak, a video trak) + mdat;
 // rotate sets a 90° matrix on the video track.
-func mp4File(brand string, w, h uint32, timescale, duration uint32, rotate bool, mdat int) []byte {
+func MP4(brand string, w, h uint32, timescale, duration uint32, rotate bool, mdat int) []byte {
 	mvhd := make([]byte, 100)
 	binary.BigEndian.PutUint32(mvhd[12:], timescale)
 	binary.BigEndian.PutUint32(mvhd[16:], duration)
@@ -150,56 +152,56 @@ func mp4File(brand string, w, h uint32, timescale, duration uint32, rotate bool,
 		binary.BigEndian.PutUint32(p[m+32:], 0x40000000)
 		binary.BigEndian.PutUint32(p[76:], w<<16)
 		binary.BigEndian.PutUint32(p[80:], h<<16)
-		return mp4Box("tkhd", p)
+		return MP4Box("tkhd", p)
 	}
-	ftyp := mp4Box("ftyp", []byte(brand), be32(0), []byte("isommp41"))
-	moov := mp4Box("moov",
-		mp4Box("mvhd", mvhd),
-		mp4Box("trak", tkhd(0, 0), mp4Box("mdia")),
-		mp4Box("trak", tkhd(w, h), mp4Box("mdia")),
+	ftyp := MP4Box("ftyp", []byte(brand), be32(0), []byte("isommp41"))
+	moov := MP4Box("moov",
+		MP4Box("mvhd", mvhd),
+		MP4Box("trak", tkhd(0, 0), MP4Box("mdia")),
+		MP4Box("trak", tkhd(w, h), MP4Box("mdia")),
 	)
-	return append(append(ftyp, moov...), mp4Box("mdat", make([]byte, mdat))...)
+	return append(append(ftyp, moov...), MP4Box("mdat", make([]byte, mdat))...)
 }
 
-// mp4Head is an MP4 without its mdat payload, for streaming sources.
-func mp4Head(mdat int64) []byte {
-	f := mp4File("isom", 640, 360, 1000, 5000, false, 0)
+// MP4Head is an MP4 without its mdat payload, for streaming sources.
+func MP4Head(mdat int64) []byte {
+	f := MP4("isom", 640, 360, 1000, 5000, false, 0)
 	binary.BigEndian.PutUint32(f[len(f)-8:], uint32(8+mdat))
 	return f
 }
 
-func webpVP8(w, h uint16) []byte {
+func WebPVP8(w, h uint16) []byte {
 	data := []byte{0x10, 0x02, 0x00, 0x9d, 0x01, 0x2a, 0, 0, 0, 0, 1, 2, 3, 4}
 	binary.LittleEndian.PutUint16(data[6:], w)
 	binary.LittleEndian.PutUint16(data[8:], h)
-	return riff("VP8 ", data)
+	return Riff("VP8 ", data)
 }
 
-func webpVP8L(w, h uint32) []byte {
+func WebPVP8L(w, h uint32) []byte {
 	data := []byte{0x2f, 0, 0, 0, 0, 9, 9}
 	binary.LittleEndian.PutUint32(data[1:], (w-1)|(h-1)<<14)
-	return riff("VP8L", data)
+	return Riff("VP8L", data)
 }
 
-func webpVP8X(w, h uint32, animated bool) []byte {
+func WebPVP8X(w, h uint32, animated bool) []byte {
 	data := make([]byte, 10)
 	if animated {
 		data[0] = 0x02 | 0x10
 	}
 	data[4], data[5], data[6] = byte(w-1), byte((w-1)>>8), byte((w-1)>>16)
 	data[7], data[8], data[9] = byte(h-1), byte((h-1)>>8), byte((h-1)>>16)
-	return append(riff("VP8X", data), []byte("ANIM\x06\x00\x00\x00\xff\xff\xff\xff\x00\x00")...)
+	return append(Riff("VP8X", data), []byte("ANIM\x06\x00\x00\x00\xff\xff\xff\xff\x00\x00")...)
 }
 
-func riff(chunk string, data []byte) []byte {
+func Riff(chunk string, data []byte) []byte {
 	body := append([]byte("WEBP"+chunk), binary.LittleEndian.AppendUint32(nil, uint32(len(data)))...)
 	body = append(body, data...)
 	return append(append([]byte("RIFF"), binary.LittleEndian.AppendUint32(nil, uint32(len(body)))...), body...)
 }
 
-// mp3File is a constant-bitrate MPEG-1 layer III stream: 128 kbit/s,
+// MP3 is a constant-bitrate MPEG-1 layer III stream: 128 kbit/s,
 // 44.1 kHz, frames of 417 bytes, after an ID3v2 tag.
-func mp3File(frames int) []byte {
+func MP3(frames int) []byte {
 	out := []byte("ID3\x04\x00\x00\x00\x00\x00\x0a")
 	out = append(out, make([]byte, 10)...)
 	frame := make([]byte, 417)
