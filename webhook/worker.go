@@ -89,6 +89,9 @@ type Options struct {
 	// delivery's new status (store.DeliveryDelivered, …Failed, …Dead).
 	// Attempts are not events, so the metrics learn them here.
 	Observe func(instanceID, status string)
+	// IncludeMediaMax caps, in bytes, the file a delivery of a webhook
+	// with include_media carries inline ([media] include_media_max_mb).
+	IncludeMediaMax int64
 }
 
 // Worker delivers webhooks. Start it once; Close stops it.
