@@ -145,7 +145,7 @@ func TestMultipartSend(t *testing.T) {
 // than the limit is 413. Both need the domain to read the file.
 func TestMultipartFileLast(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(o *api.Options) { o.MaxBodyBytes, o.MaxUploadBytes = 4096, 64 << 10 })
+	e := newEnv(t, func(o *api.Options) { o.MaxBodyBytes, o.MaxUploadBytes = 4096, 64<<10 })
 	if mediaDomainPending(e.m) {
 		t.Skip("needs the media domain: Send does not read SendParams.File yet")
 	}
