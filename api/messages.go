@@ -11,6 +11,15 @@ import (
 )
 
 func (h *handler) sendMessage(w http.ResponseWriter, r *http.Request, c *caller) error {
+	if isMultipart(r) || r.ContentLength < 0 || r.ContentLength > h.opts.MaxBodyBytes {
+		// A body with media may take longer to arrive than the server's
+		// read and write timeouts allow a JSON request (the caller is
+		// authenticated by now).
+		rc := http.NewResponseController(w)
+		deadline := time.Now().Add(uploadTime)
+		_ = rc.SetReadDeadline(deadline)
+		_ = rc.SetWriteDeadline(deadline)
+	}
 	if isMultipart(r) {
 		// The file is read while Send stages it (upload.go): Send runs
 		// inside the parse, once every field before the file is known.
@@ -22,6 +31,10 @@ func (h *handler) sendMessage(w http.ResponseWriter, r *http.Request, c *caller)
 	}
 	return h.send(w, r, c, b.params())
 }
+
+// uploadTime bounds receiving a message with media and answering it: 100
+// MiB at 2 Mbit/s, with room to stage the file.
+const uploadTime = 10 * time.Minute
 
 // messageLimit is the body limit of POST …/messages: the largest media file
 // base64-encoded (4 bytes for every 3), plus the ordinary limit for the rest.

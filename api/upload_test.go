@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -231,4 +232,41 @@ func TestMultipartStreams(t *testing.T) {
 		t.Fatalf("the whole %d bytes were written before the answer: the upload was buffered", n)
 	}
 	t.Logf("answered after %d of %d bytes", n, total)
+}
+
+// TestSlowUpload: a message body that takes longer than the server's read
+// and write timeouts (tuned for JSON) still arrives and is answered.
+func TestSlowUpload(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	e.create("slow", nil)
+	srv := httptest.NewUnstartedServer(api.New(e.opts))
+	srv.Config.ReadTimeout, srv.Config.WriteTimeout = 300*time.Millisecond, 300*time.Millisecond
+	srv.Start()
+	t.Cleanup(srv.Close)
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		_ = mw.WriteField("to", "+4915100000001")
+		time.Sleep(500 * time.Millisecond)
+		_ = mw.WriteField("text", "slowly")
+		time.Sleep(500 * time.Millisecond)
+		_ = mw.Close()
+		_ = pw.Close()
+	}()
+	hr, err := http.NewRequest("POST", srv.URL+"/v1/instances/slow/messages", pr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr.Header.Set("Authorization", "Bearer "+adminKey)
+	hr.Header.Set("Content-Type", mw.FormDataContentType())
+	resp, err := srv.Client().Do(hr)
+	if err != nil {
+		t.Fatalf("slow upload: %v", err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("slow upload: %d %s", resp.StatusCode, body)
+	}
 }
