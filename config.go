@@ -3,8 +3,10 @@ package main
 import (
 	"encoding"
 	"fmt"
+	"math"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,7 @@ type Config struct {
 	Log      LogConfig      `toml:"log"`
 	Sandbox  SandboxConfig  `toml:"sandbox"`
 	Console  ConsoleConfig  `toml:"console"`
+	Media    MediaConfig    `toml:"media"`
 
 	// origin says where a key's value came from ("file:line" or the
 	// environment variable), so Validate can point at it.
@@ -108,6 +111,17 @@ type ConsoleConfig struct {
 	Enabled bool `toml:"enabled"`
 }
 
+// MediaConfig is where media files live and how large they may be.
+type MediaConfig struct {
+	Dir          string   `toml:"dir"`           // "" = "media" next to the database
+	Retention    Duration `toml:"retention"`     // files of older messages are removed; 0 keeps them
+	FetchTimeout Duration `toml:"fetch_timeout"` // fetching a media url of a message being sent
+	MaxUploadMB  int64    `toml:"max_upload_mb"` // the largest file a message may carry
+	// IncludeMediaMaxMB caps the files a webhook with include_media
+	// carries inline (base64); larger ones are only linked.
+	IncludeMediaMaxMB int64 `toml:"include_media_max_mb"`
+}
+
 // Settings are the per-instance behaviour switches; the instance package
 // owns them, the config file only supplies defaults for new instances.
 type Settings = instance.Settings
@@ -122,14 +136,37 @@ type Duration struct {
 	time.Duration
 }
 
-// UnmarshalText parses a Go duration string.
+// UnmarshalText parses a Go duration string, which may start with whole
+// days ("30d", "1d12h"): retention periods are counted in days.
 func (d *Duration) UnmarshalText(b []byte) error {
-	v, err := time.ParseDuration(string(b))
+	v, err := parseDuration(string(b))
 	if err != nil {
-		return fmt.Errorf("want a duration such as \"30s\" or \"5m\", got %q", b)
+		return fmt.Errorf("want a duration such as \"30s\", \"5m\" or \"30d\", got %q", b)
 	}
 	d.Duration = v
 	return nil
+}
+
+// parseDuration is time.ParseDuration with an optional leading "<n>d".
+func parseDuration(s string) (time.Duration, error) {
+	days, rest, ok := strings.Cut(s, "d")
+	if !ok || days == "" || strings.Trim(days, "0123456789") != "" {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseInt(days, 10, 64)
+	const maxDays = int64(math.MaxInt64 / int64(24*time.Hour))
+	if err != nil || n > maxDays {
+		return 0, fmt.Errorf("duration %q: too many days", s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 || r > math.MaxInt64-d {
+			return 0, fmt.Errorf("duration %q: bad part after the days", s)
+		}
+		d += r
+	}
+	return d, nil
 }
 
 // MarshalText writes the shortest form: "24h", not "24h0m0s".
@@ -180,6 +217,7 @@ func DefaultConfig(getenv func(string) string) *Config {
 		},
 		Log:     LogConfig{Level: "info", Format: "text", WhatsmeowLevel: "warn"},
 		Console: ConsoleConfig{Enabled: true},
+		Media:   MediaConfig{Retention: Duration{30 * 24 * time.Hour}, FetchTimeout: seconds(60), MaxUploadMB: 100, IncludeMediaMaxMB: 5},
 	}
 }
 
@@ -194,6 +232,14 @@ func defaultStorePath(getenv func(string) string) string {
 // StateDir is the directory of the database, which also holds admin.key.
 func (c *Config) StateDir() string {
 	return filepath.Dir(c.Store.Path)
+}
+
+// MediaDir is media.dir, by default "media" next to the database.
+func (c *Config) MediaDir() string {
+	if c.Media.Dir != "" {
+		return c.Media.Dir
+	}
+	return filepath.Join(c.StateDir(), "media")
 }
 
 // configKey is one leaf of the Config tree.

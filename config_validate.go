@@ -109,6 +109,16 @@ func (c *Config) Validate() error {
 		bad("log.whatsmeow_level", "must be one of debug, info, warn, error")
 	}
 
+	md := c.Media
+	notNegative("media.retention", md.Retention)
+	positive("media.fetch_timeout", md.FetchTimeout)
+	if md.MaxUploadMB < 1 || md.MaxUploadMB > 2048 {
+		bad("media.max_upload_mb", "must be 1 to 2048")
+	}
+	if md.IncludeMediaMaxMB < 0 || md.IncludeMediaMaxMB > 64 {
+		bad("media.include_media_max_mb", "must be 0 (never inline) to 64")
+	}
+
 	if c.Sandbox.Addr != "" {
 		if err := checkHostPort(c.Sandbox.Addr); err != nil {
 			bad("sandbox.addr", "%v", err)

@@ -177,6 +177,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	m, err := instance.NewManager(ctx, instance.Options{
 		Store: st, Log: log, WALog: waLog.With("component", "whatsmeow"),
 		DeviceName: cfg.WhatsApp.DeviceName, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP, Self: self,
+		Media: instance.MediaOptions{Dir: cfg.MediaDir(), Retention: cfg.Media.Retention.Duration, FetchTimeout: cfg.Media.FetchTimeout.Duration},
 	})
 	if err != nil {
 		return err
@@ -198,7 +199,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		Store: st, Manager: m, Log: log.With("component", "webhook"),
 		Timeout: cfg.Webhook.Timeout.Duration, RetryWindow: cfg.Webhook.RetryWindow.Duration,
 		MaxBackoff: cfg.Webhook.MaxBackoff.Duration, UserAgent: "meowgate/" + Version(),
-		Observe: observe,
+		Observe: observe, IncludeMediaMax: includeMediaMax(cfg.Media.IncludeMediaMaxMB),
 	})
 	if err != nil {
 		return err
@@ -213,10 +214,11 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		Manager: m, Log: log, AdminKey: adminKey,
 		RateLimit: cfg.API.RateLimit, RateBurst: cfg.API.RateBurst, CreatePerMinute: cfg.API.CreatePerMinute,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Ready: ready, Sandbox: sandbox, Webhooks: hooks,
-		Metrics:     metricsWriter(mx),
-		MetricsOpen: cfg.API.Metrics == MetricsLoopback,
-		Version:     Version(),
-		Console:     cfg.Console.Enabled,
+		MaxUploadBytes: cfg.Media.MaxUploadMB << 20,
+		Metrics:        metricsWriter(mx),
+		MetricsOpen:    cfg.API.Metrics == MetricsLoopback,
+		Version:        Version(),
+		Console:        cfg.Console.Enabled,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {
@@ -312,4 +314,13 @@ func freeAfterStartup(ctx context.Context, m *instance.Manager) {
 			return
 		}
 	}
+}
+
+// includeMediaMax turns include_media_max_mb into webhook.Options' bytes:
+// 0 in the config means never inline (the worker's 0 means its default).
+func includeMediaMax(mb int64) int64 {
+	if mb == 0 {
+		return -1
+	}
+	return mb << 20
 }

@@ -32,6 +32,10 @@ type Options struct {
 	// before it is slowed to one a second.
 	AuthFailBurst int
 	MaxBodyBytes  int64
+	// MaxUploadBytes is the largest media file a message may carry (default
+	// 100 MiB): POST …/messages takes up to that much more than
+	// MaxBodyBytes, base64-encoded in JSON or raw in a multipart upload.
+	MaxUploadBytes int64
 	// Ready reports whether /readyz should say 200.
 	Ready *atomic.Bool
 	// Sandbox, when set, enables the /v1/sandbox routes against it.
@@ -103,6 +107,9 @@ func (h *handler) routes() []route {
 		{"POST", "/v1/instances/{name}/messages", instanceRoute, h.sendMessage},
 		{"GET", "/v1/instances/{name}/messages", instanceRoute, h.listMessages},
 		{"GET", "/v1/instances/{name}/messages/{id}", instanceRoute, h.getMessage},
+		{"PATCH", "/v1/instances/{name}/messages/{id}", instanceRoute, h.editMessage},
+		{"DELETE", "/v1/instances/{name}/messages/{id}", instanceRoute, h.revokeMessage},
+		{"GET", "/v1/instances/{name}/messages/{id}/media", instanceRoute, h.messageMedia},
 		{"GET", "/v1/instances/{name}/queue", instanceRoute, h.listQueue},
 		{"DELETE", "/v1/instances/{name}/queue", instanceRoute, h.clearQueue},
 		{"GET", "/v1/instances/{name}/events", instanceRoute, h.instanceEvents},
@@ -126,6 +133,9 @@ func New(opts Options) http.Handler {
 	}
 	if opts.MaxBodyBytes <= 0 {
 		opts.MaxBodyBytes = 1 << 20
+	}
+	if opts.MaxUploadBytes <= 0 {
+		opts.MaxUploadBytes = 100 << 20
 	}
 	if opts.RateLimit <= 0 {
 		opts.RateLimit = 50

@@ -54,6 +54,9 @@ var routes = []struct {
 	{"POST", "/v1/instances/{name}/messages", inst, map[string]any{"to": "+4915100000096", "type": "text", "text": "hi"}},
 	{"GET", "/v1/instances/{name}/messages", inst, nil},
 	{"GET", "/v1/instances/{name}/messages/{id}", inst, nil},
+	{"PATCH", "/v1/instances/{name}/messages/{id}", inst, map[string]any{"text": "edited"}},
+	{"DELETE", "/v1/instances/{name}/messages/{id}", inst, nil},
+	{"GET", "/v1/instances/{name}/messages/{id}/media", inst, nil},
 	{"GET", "/v1/instances/{name}/queue", inst, nil},
 	{"DELETE", "/v1/instances/{name}/queue", inst, nil},
 	{"GET", "/v1/instances/{name}/events", inst, nil},
@@ -218,6 +221,11 @@ func TestAuthMatrix(t *testing.T) {
 				}
 			default:
 				wantErr(t, r, http.StatusForbidden, "forbidden")
+			}
+			if strings.Contains(rt.path, "/messages/{id}") && rt.method != "GET" || strings.HasSuffix(rt.path, "/media") {
+				if mediaDomainPending(e.m) {
+					t.Skip("needs the media domain for the answer past authentication (the stubs are a 500)")
+				}
 			}
 
 			// The instance's own token.

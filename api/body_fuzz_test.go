@@ -81,7 +81,7 @@ func (e *fuzzEnv) serve(method, path, body string, header map[string]string) *ht
 var codesByStatus = map[int][]string{
 	400: {"bad_request", "webhook_loop"},
 	404: {"not_found"},
-	409: {"conflict", "already_connected", "not_connected", "not_paired", "not_awaiting_qr"},
+	409: {"conflict", "already_connected", "not_connected", "not_paired", "not_awaiting_qr", "not_editable"},
 	413: {"too_large"},
 	422: {"invalid", "idempotency_mismatch"},
 	507: {"storage_full"},
@@ -405,9 +405,9 @@ func FuzzUpdateSettings(f *testing.F) {
 	})
 }
 
-// FuzzSendMessage posts message bodies (type "text" is the only type; the
-// common fields to, reply_to and send_at; "mentions" does not exist yet and
-// must be refused as an unknown field) with an optional Idempotency-Key.
+// FuzzSendMessage posts message bodies of every type with an optional
+// Idempotency-Key. A body starting with "--" is sent as multipart/form-data
+// with the boundary "fz" (fields, and the file in the part "file").
 func FuzzSendMessage(f *testing.F) {
 	e := newFuzzEnv(f)
 	soon := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
@@ -422,6 +422,23 @@ func FuzzSendMessage(f *testing.F) {
 		`{"to":"4915123456789:2@s.whatsapp.net","text":"x","reply_to":"nope"}`,
 		`{"to":"+4915123456789","text":"x","mentions":["+4915123456789"]}`,
 		`{"to":5,"text":true}`, `{"To":" +4915123456789 ","TEXT":"case"}`, `{}`, `[]`, ``,
+		`{"to":"+4915123456789","type":"image","url":"http://192.0.2.1/a.jpg","caption":"c","view_once":true}`,
+		`{"to":"+4915123456789","type":"audio","base64":"T2dnUw==","mimetype":"audio/ogg","ptt":true}`,
+		`{"to":"+4915123456789","type":"document","base64":"JVBERi0=","file_name":"a.pdf","url":"http://192.0.2.1/a"}`,
+		`{"to":"+4915123456789","type":"location","latitude":52.52,"longitude":13.4,"name":"n","address":"a"}`,
+		`{"to":"+4915123456789","type":"location","latitude":91,"longitude":"x"}`,
+		`{"to":"+4915123456789","type":"contact","contacts":[{"name":"Ann","phone":"+4915100000001"}]}`,
+		`{"to":"+4915123456789","type":"contact","contacts":[{"name":"Ann","mail":"x"}],"vcard":"BEGIN:VCARD"}`,
+		`{"to":"+4915123456789","type":"reaction","message_id":"` + e.sentID + `","emoji":""}`,
+		`{"to":"+4915123456789","type":"reaction","message_id":"x","emoji":null}`,
+		`{"to":"+4915123456789","type":"poll","question":"?","options":["a","b","a"],"selectable":3}`,
+		`{"to":"+4915123456789","type":"sticker","base64":"UklGRg==","mentions":[1]}`,
+		multipartSeed("to", "+4915123456789", "text", "hi"),
+		multipartSeed("to", "+4915123456789", "type", "document", "caption", "c", "file", "%PDF-1.4 x"),
+		multipartSeed("to", "+4915123456789", "type", "location", "latitude", "north", "ptt", "maybe"),
+		multipartSeed("to", "+4915123456789", "type", "document", "file", "x", "caption", "late"),
+		multipartSeed("to", "+4915123456789", "type", "poll", "options", "a", "options", "b", "selectable", "1"),
+		"--fz\r\nContent-Disposition: form-data; name=\"to\"\r\n\r\n+49", // cut off
 	} {
 		f.Add(s, "")
 	}
@@ -436,6 +453,13 @@ func FuzzSendMessage(f *testing.F) {
 			}
 			hdr = map[string]string{"Idempotency-Key": idem}
 		}
+		multi := strings.HasPrefix(body, "--")
+		if multi {
+			if hdr == nil {
+				hdr = map[string]string{}
+			}
+			hdr["Content-Type"] = "multipart/form-data; boundary=fz"
+		}
 		w := e.serve("POST", "/v1/instances/victim/messages", body, hdr)
 		obj := checkReply(t, "send", w)
 		if obj == nil {
@@ -449,11 +473,12 @@ func FuzzSendMessage(f *testing.F) {
 		if g := e.serve("GET", "/v1/instances/victim/messages/"+id, "", nil); g.Code != http.StatusOK {
 			t.Fatalf("accepted message %q cannot be read back: %d %s", id, g.Code, g.Body)
 		}
-		if w.Header().Get("Idempotent-Replayed") == "true" {
+		if w.Header().Get("Idempotent-Replayed") == "true" || multi {
 			return // the first message with this key, whatever this body says
 		}
 		var in struct {
 			To      string `json:"to"`
+			Type    string `json:"type"`
 			Text    string `json:"text"`
 			ReplyTo string `json:"reply_to"`
 			SendAt  string `json:"send_at"`
@@ -461,8 +486,17 @@ func FuzzSendMessage(f *testing.F) {
 		if err := json.Unmarshal([]byte(body), &in); err != nil {
 			t.Fatalf("202 for a body that does not decode: %v", err)
 		}
+		if in.Type == "" {
+			in.Type = "text"
+		}
+		if msg["type"] != in.Type {
+			t.Fatalf("type: sent %q, got %v", in.Type, msg["type"])
+		}
+		if in.Type != "text" {
+			in.Text, _ = msg["text"].(string) // captions and the like are the domain's to place
+		}
 		chat, err := instance.ChatJID(in.To)
-		if err != nil || msg["chat"] != chat || msg["to"] != in.To || msg["text"] != in.Text || msg["type"] != "text" {
+		if err != nil || msg["chat"] != chat || msg["to"] != in.To || msg["text"] != in.Text {
 			t.Fatalf("sent %s, got %s (chat %q, %v)", body, w.Body, chat, err)
 		}
 		if rt, _ := msg["reply_to"].(string); rt != in.ReplyTo {
@@ -476,6 +510,21 @@ func FuzzSendMessage(f *testing.F) {
 			}
 		}
 	})
+}
+
+// multipartSeed is a multipart/form-data body with the boundary "fz" of
+// name, value pairs; the pair named "file" is a file part.
+func multipartSeed(kv ...string) string {
+	var b strings.Builder
+	for i := 0; i+1 < len(kv); i += 2 {
+		b.WriteString("--fz\r\nContent-Disposition: form-data; name=\"" + kv[i] + "\"")
+		if kv[i] == "file" {
+			b.WriteString("; filename=\"f.bin\"\r\nContent-Type: application/octet-stream")
+		}
+		b.WriteString("\r\n\r\n" + kv[i+1] + "\r\n")
+	}
+	b.WriteString("--fz--\r\n")
+	return b.String()
 }
 
 // validHeaderValue reports whether a request with this header value could

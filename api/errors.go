@@ -42,6 +42,7 @@ const (
 	codeNotConnected        = "not_connected"
 	codeNotPaired           = "not_paired"
 	codeNotAwaitingQR       = "not_awaiting_qr"
+	codeNotEditable         = "not_editable"
 	codeTooLarge            = "too_large"
 	codeInvalid             = "invalid"
 	codeIdempotencyMismatch = "idempotency_mismatch"
@@ -73,6 +74,9 @@ var errHTTP = []struct {
 		Message: "the Idempotency-Key was used for a different message",
 		Fields:  map[string]string{"Idempotency-Key": "was used for a different message in the last 24 hours; use a new key"}}},
 	{instance.ErrMessageNotFound, errorf(http.StatusNotFound, codeNotFound, "message not found")},
+	{instance.ErrNoMedia, errorf(http.StatusNotFound, codeNotFound, "the message has no media")},
+	{instance.ErrNotEditable, errorf(http.StatusConflict, codeNotEditable,
+		"the message cannot be changed: only sent messages of this instance (texts, for an edit) within WhatsApp's time window, or queued ones (to cancel)")},
 	{instance.ErrNotFound, errNoInstance},
 	{instance.ErrNameTaken, errorf(http.StatusConflict, codeConflict, "an instance with that name already exists")},
 	{instance.ErrClosed, errorf(http.StatusServiceUnavailable, codeUnavailable, "shutting down")},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/instance"
 )
 
@@ -169,11 +170,66 @@ func decodePart(prefix string, raw json.RawMessage, dst any) error {
 	return invalidFields("some fields are invalid", map[string]string{prefix: "must be a JSON object"})
 }
 
-// sendBody is the body of POST …/messages.
+// sendBody is the body of POST …/messages (design.md "Messages"): every
+// field of every type; which ones a type needs is the Manager's to check.
 type sendBody struct {
-	To      string `json:"to"`
-	Type    string `json:"type"`
-	Text    string `json:"text"`
-	ReplyTo string `json:"reply_to"`
-	SendAt  string `json:"send_at"`
+	To       string   `json:"to"`
+	Type     string   `json:"type"`
+	Text     string   `json:"text"`
+	ReplyTo  string   `json:"reply_to"`
+	SendAt   string   `json:"send_at"`
+	Mentions []string `json:"mentions"`
+
+	URL      string `json:"url"`
+	Base64   string `json:"base64"`
+	Mimetype string `json:"mimetype"`
+	Caption  string `json:"caption"`
+	FileName string `json:"file_name"`
+	PTT      bool   `json:"ptt"`
+	ViewOnce bool   `json:"view_once"`
+
+	Latitude  *float64 `json:"latitude"`
+	Longitude *float64 `json:"longitude"`
+	Name      string   `json:"name"`
+	Address   string   `json:"address"`
+
+	Contacts []contactJSON `json:"contacts"`
+	VCard    string        `json:"vcard"`
+
+	MessageID string  `json:"message_id"`
+	Emoji     *string `json:"emoji"` // nil: missing; "": removes the reaction
+
+	Question   string   `json:"question"`
+	Options    []string `json:"options"`
+	Selectable int      `json:"selectable"`
+}
+
+// contactJSON is one card of a contact message as a client writes it.
+type contactJSON struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
+}
+
+// params is the body as the Manager takes it.
+func (b *sendBody) params() instance.SendParams {
+	p := instance.SendParams{
+		To: b.To, Type: b.Type, Text: b.Text, ReplyTo: b.ReplyTo, SendAt: b.SendAt, Mentions: b.Mentions,
+		URL: b.URL, Base64: b.Base64, Mimetype: b.Mimetype, Caption: b.Caption, FileName: b.FileName,
+		PTT: b.PTT, ViewOnce: b.ViewOnce,
+		Latitude: b.Latitude, Longitude: b.Longitude, Name: b.Name, Address: b.Address,
+		VCard: b.VCard, MessageID: b.MessageID, Emoji: b.Emoji,
+		Question: b.Question, Options: b.Options, Selectable: b.Selectable,
+	}
+	if b.Contacts != nil {
+		p.Contacts = make([]event.Contact, len(b.Contacts))
+		for i, c := range b.Contacts {
+			p.Contacts[i] = event.Contact{Name: c.Name, Phone: c.Phone}
+		}
+	}
+	return p
+}
+
+// editBody is the body of PATCH …/messages/{id}.
+type editBody struct {
+	Text *string `json:"text"`
 }

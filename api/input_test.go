@@ -15,7 +15,8 @@ import (
 // checks each documented status and code, and that nothing stored changed.
 func TestBadInput(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, func(o *api.Options) { o.MaxBodyBytes = 1024 })
+	// Messages may carry 512 bytes of media more (base64: 684 more bytes).
+	e := newEnv(t, func(o *api.Options) { o.MaxBodyBytes, o.MaxUploadBytes = 1024, 512 })
 	e.create("victim", map[string]any{
 		"device_name": "Kitchen",
 		"settings":    map[string]any{"send_delay_ms": 500, "mark_read": true},
@@ -129,6 +130,29 @@ func TestBadInput(t *testing.T) {
 		{"message: no recipient, no text", "POST", "/v1/instances/victim/messages", `{"type":"text"}`, 422, "invalid", []string{"to", "text"}},
 		{"message: bad send_at", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","text":"hi","send_at":"tomorrow"}`, 422, "invalid", []string{"send_at"}},
 		{"message: too large", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","text":"` + strings.Repeat("t", 2000) + `"}`, 413, "too_large", nil},
+		{"message: base64 too large", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"image","base64":"` + strings.Repeat("QUJD", 500) + `"}`, 413, "too_large", nil},
+		// Larger than MaxBodyBytes but within the media limit: decoded, and
+		// judged on its fields.
+		{"message: base64 within the media limit", "POST", "/v1/instances/victim/messages", `{"to":"0151","type":"image","base64":"` + strings.Repeat("QUJD", 300) + `"}`, 422, "invalid", []string{"to"}},
+		{"message: mentions not a list", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","text":"hi","mentions":"+4915100000002"}`, 422, "invalid", []string{"mentions"}},
+		{"message: mention a number", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","text":"hi","mentions":[4915100000002]}`, 422, "invalid", []string{"mentions"}},
+		{"message: latitude a string", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"location","latitude":"52.5","longitude":13.4}`, 422, "invalid", []string{"latitude"}},
+		{"message: longitude a boolean", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"location","latitude":52.5,"longitude":true}`, 422, "invalid", []string{"longitude"}},
+		{"message: ptt a string", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"audio","url":"http://192.0.2.1/a.ogg","ptt":"yes"}`, 422, "invalid", []string{"ptt"}},
+		{"message: view_once a number", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"image","url":"http://192.0.2.1/a.jpg","view_once":1}`, 422, "invalid", []string{"view_once"}},
+		{"message: emoji a number", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"reaction","message_id":"x","emoji":1}`, 422, "invalid", []string{"emoji"}},
+		{"message: contacts an object", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"contact","contacts":{"name":"Ann"}}`, 422, "invalid", []string{"contacts"}},
+		{"message: contact with an unknown field", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"contact","contacts":[{"name":"Ann","email":"a@b"}]}`, 400, "bad_request", []string{"email"}},
+		{"message: options a string", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"poll","question":"?","options":"a,b"}`, 422, "invalid", []string{"options"}},
+		{"message: selectable a fraction", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"poll","question":"?","options":["a","b"],"selectable":1.5}`, 422, "invalid", []string{"selectable"}},
+		{"message: base64 a number", "POST", "/v1/instances/victim/messages", `{"to":"+4915100000001","type":"image","base64":5}`, 422, "invalid", []string{"base64"}},
+		{"message: bad multipart", "POST", "/v1/instances/victim/messages?multipart", "x", 400, "bad_request", nil},
+		{"edit: no text", "PATCH", "/v1/instances/victim/messages/nope", `{}`, 422, "invalid", []string{"text"}},
+		{"edit: text a number", "PATCH", "/v1/instances/victim/messages/nope", `{"text":5}`, 422, "invalid", []string{"text"}},
+		{"edit: unknown field", "PATCH", "/v1/instances/victim/messages/nope", `{"text":"x","caption":"y"}`, 400, "bad_request", []string{"caption"}},
+		{"edit: syntax error", "PATCH", "/v1/instances/victim/messages/nope", `{"text":`, 400, "bad_request", nil},
+		{"edit: too large", "PATCH", "/v1/instances/victim/messages/nope", `{"text":"` + strings.Repeat("e", 2000) + `"}`, 413, "too_large", nil},
+		{"revoke: bad for_everyone", "DELETE", "/v1/instances/victim/messages/nope?for_everyone=yes", "", 422, "invalid", []string{"for_everyone"}},
 		{"messages: bad direction", "GET", "/v1/instances/victim/messages?direction=sideways", "", 422, "invalid", []string{"direction"}},
 		{"messages: bad limit", "GET", "/v1/instances/victim/messages?limit=0", "", 422, "invalid", []string{"limit"}},
 		{"messages: unknown before", "GET", "/v1/instances/victim/messages?before=zzz", "", 422, "invalid", []string{"before"}},
@@ -151,7 +175,11 @@ func TestBadInput(t *testing.T) {
 		if c.body != "" {
 			body = c.body
 		}
-		r := e.send(t, req{method: c.method, path: c.path, key: adminKey, body: body})
+		rq := req{method: c.method, path: c.path, key: adminKey, body: body}
+		if p, ok := strings.CutSuffix(c.path, "?multipart"); ok {
+			rq.path, rq.header = p, map[string]string{"Content-Type": "multipart/form-data"} // no boundary
+		}
+		r := e.send(t, rq)
 		errObj := wantErr(t, r, c.status, c.code)
 		fields, _ := errObj["fields"].(map[string]any)
 		for _, f := range c.fields {

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -48,11 +49,16 @@ func itoa(n int) string {
 	}
 }
 
-// decode reads a JSON body of at most maxBody bytes into v, rejecting
+// decode reads a JSON body of at most MaxBodyBytes into v, rejecting
 // unknown fields and trailing data. An empty body decodes as {} when
 // optional is true.
 func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	body := http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+	return decodeMax(w, r, v, optional, h.opts.MaxBodyBytes)
+}
+
+// decodeMax is decode with a limit of its own (a message with base64 media).
+func decodeMax(w http.ResponseWriter, r *http.Request, v any, optional bool, limit int64) error {
+	body := http.MaxBytesReader(w, r.Body, limit)
 	data, err := io.ReadAll(body)
 	if err != nil {
 		var mbe *http.MaxBytesError
@@ -61,7 +67,7 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 		}
 		return errorf(http.StatusBadRequest, codeBadRequest, "cannot read body: %v", err)
 	}
-	if len(strings.TrimSpace(string(data))) == 0 {
+	if len(bytes.TrimSpace(data)) == 0 {
 		if optional {
 			return nil
 		}
@@ -69,7 +75,7 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 	}
 	// The Content-Type is not checked: `curl -d` sends form encoding by
 	// default, and the body is JSON either way.
-	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec := json.NewDecoder(bytes.NewReader(data)) // no copy: data may be 100 MiB of base64
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var se *json.SyntaxError
@@ -89,7 +95,7 @@ func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any, optional
 		return errorf(http.StatusBadRequest, codeBadRequest, "malformed JSON: %v", err)
 	}
 	// Not dec.More(): it says false for a stray "}" or "]" after the body.
-	if strings.Trim(string(data[dec.InputOffset():]), " \t\r\n") != "" {
+	if len(bytes.Trim(data[dec.InputOffset():], " \t\r\n")) != 0 {
 		return errorf(http.StatusBadRequest, codeBadRequest, "trailing data after the JSON body")
 	}
 	return nil

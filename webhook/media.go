@@ -33,8 +33,10 @@ func (r *runner) withMedia(ctx context.Context, ev store.Event) store.Event {
 		return ev
 	}
 	limit := r.w.opts.IncludeMediaMax
-	if limit <= 0 {
+	if limit == 0 {
 		limit = defaultIncludeMediaMax
+	} else if limit < 0 {
+		return ev
 	}
 	if probe.Media.Size > limit {
 		return ev

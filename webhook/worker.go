@@ -94,7 +94,7 @@ type Options struct {
 	Observe func(instanceID, status string)
 	// IncludeMediaMax is the largest file put inline (base64) in a message
 	// event for a webhook with include_media (5 MiB); larger files are
-	// left to the media URL.
+	// left to the media URL; negative never inlines.
 	IncludeMediaMax int64
 }
 

@@ -139,7 +139,7 @@ func (d *Doc) Check(ctx context.Context, x Exchange) error {
 	}
 	err = openapi3filter.ValidateRequest(ctx, in)
 	if err == nil {
-		err = d.checkRequestBody(route, x.Body)
+		err = d.checkRequestBody(route, hr.Header.Get("Content-Type"), x.Body)
 	}
 	if err != nil {
 		if x.Status < 400 || x.Status >= 500 {
@@ -151,7 +151,7 @@ func (d *Doc) Check(ctx context.Context, x Exchange) error {
 }
 
 // checkRequestBody validates a request body against the operation's.
-func (d *Doc) checkRequestBody(route *routers.Route, body []byte) error {
+func (d *Doc) checkRequestBody(route *routers.Route, contentType string, body []byte) error {
 	rb := route.Operation.RequestBody
 	switch {
 	case len(body) == 0:
@@ -161,6 +161,13 @@ func (d *Doc) checkRequestBody(route *routers.Route, body []byte) error {
 		return nil
 	case rb == nil:
 		return errors.New("the operation takes no request body")
+	}
+	if mt, params, _ := mime.ParseMediaType(contentType); mt == "multipart/form-data" {
+		ptr, err := d.bodies.mediaSchema(opPointer(route)+"/requestBody", mt)
+		if err != nil {
+			return fmt.Errorf("multipart/form-data is not documented: %w", err)
+		}
+		return d.bodies.checkForm(ptr, params["boundary"], body)
 	}
 	ptr, err := d.bodies.mediaSchema(opPointer(route)+"/requestBody", "application/json")
 	if err != nil {
