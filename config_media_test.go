@@ -18,7 +18,7 @@ func TestMediaConfig(t *testing.T) {
 		t.Errorf("default media dir %q", got)
 	}
 	m := cfg.Media
-	if m.Retention.Duration != 0 || m.FetchTimeout.Duration != time.Minute || m.MaxUploadMB != 100 || m.IncludeMediaMaxMB != 5 {
+	if m.Retention.Duration != 30*24*time.Hour || m.FetchTimeout.Duration != time.Minute || m.MaxUploadMB != 100 || m.IncludeMediaMaxMB != 5 {
 		t.Errorf("defaults %+v", m)
 	}
 

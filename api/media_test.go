@@ -85,8 +85,9 @@ func TestMessageMedia(t *testing.T) {
 	wantErr(t, e.call("GET", url, "", nil), http.StatusUnauthorized, "unauthorized")
 }
 
-// TestEditRevoke: a queued message is canceled by DELETE and cannot be
-// edited (409 not_editable); unknown ids are 404.
+// TestEditRevoke: a queued message is edited in place and canceled by
+// DELETE; a canceled one can be neither (409 not_editable); unknown ids
+// are 404.
 func TestEditRevoke(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, nil)
@@ -99,7 +100,11 @@ func TestEditRevoke(t *testing.T) {
 	wantStatus(t, r, http.StatusAccepted)
 	id := r.obj(t)["message"].(map[string]any)["id"].(string)
 
-	wantErr(t, e.call("PATCH", path+"/"+id, adminKey, map[string]any{"text": "fixed"}), http.StatusConflict, "not_editable")
+	r = e.call("PATCH", path+"/"+id, adminKey, map[string]any{"text": "fixed"})
+	wantStatus(t, r, http.StatusOK)
+	if m := r.obj(t)["message"].(map[string]any); m["text"] != "fixed" || m["status"] != "queued" {
+		t.Fatalf("after PATCH: %s", r.body)
+	}
 	wantErr(t, e.call("PATCH", path+"/nope", adminKey, map[string]any{"text": "x"}), http.StatusNotFound, "not_found")
 	wantErr(t, e.call("DELETE", path+"/nope", adminKey, nil), http.StatusNotFound, "not_found")
 
@@ -110,4 +115,5 @@ func TestEditRevoke(t *testing.T) {
 	}
 	// Canceled, it is no longer queued.
 	wantErr(t, e.call("DELETE", path+"/"+id, adminKey, nil), http.StatusConflict, "not_editable")
+	wantErr(t, e.call("PATCH", path+"/"+id, adminKey, map[string]any{"text": "again"}), http.StatusConflict, "not_editable")
 }
