@@ -84,6 +84,9 @@ func (s *Server) applyChange(ctx context.Context, u *user, from string, m *waE2E
 	if e := m.GetEditedMessage().GetMessage().GetProtocolMessage(); e != nil {
 		pm = e
 	}
+	if pm == nil {
+		return false // GetType of nil is REVOKE (0)
+	}
 	switch pm.GetType() {
 	case waE2E.ProtocolMessage_MESSAGE_EDIT:
 		edited := unwrap(pm.GetEditedMessage())
