@@ -62,7 +62,7 @@ type SpecError struct {
 	Field, Msg string
 }
 
-func (e *SpecError) Error() string { return fmt.Sprintf("wasim: %s: %s", e.Field, e.Msg) }
+func (e *SpecError) Error() string     { return fmt.Sprintf("wasim: %s: %s", e.Field, e.Msg) }
 func (e *SpecError) Is(err error) bool { return err == ErrInvalidSpec }
 
 func specErr(field, format string, args ...any) error {
@@ -247,7 +247,9 @@ func (s *Server) buildMedia(ctx context.Context, id string, spec IncomingSpec) (
 			FileSHA256: enc.fileSHA, FileLength: &n, MediaKeyTimestamp: &ts, Mimetype: &mime,
 			Width: optUint(spec.Width), Height: optUint(spec.Height)}
 	}
-	after := func() { s.rememberMedia(ctx, id, mediaMsg{key: blobKey(direct), mediaKey: enc.mediaKey, info: kind.info}) }
+	after := func() {
+		s.rememberMedia(ctx, id, mediaMsg{key: blobKey(direct), mediaKey: enc.mediaKey, info: kind.info})
+	}
 	return m, wire, after, nil
 }
 
