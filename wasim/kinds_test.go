@@ -194,3 +194,36 @@ func TestKindsFromContact(t *testing.T) {
 		t.Fatalf("vote for a missing option: %v", err)
 	}
 }
+
+// Send and ExpireMedia work over the control API as in process, errors
+// included.
+func TestRemoteSendAndExpire(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	sim := newSim(t, Options{})
+	tc := pair(t, sim, "+4915200000070")
+	rc := Remote(sim.Addr())
+	data := []byte("a small file from a remote contact")
+	m := tc.mark()
+	id, err := rc.Send(ctx, IncomingSpec{From: "+4915200000071", To: tc.jid.User, Type: "document", Data: data, FileName: "r.txt"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evt, _ := waitEvent(tc, m, func(e *events.Message) bool { return e.Info.ID == id })
+	if got, err := tc.cli.DownloadAny(ctx, evt.Message); err != nil || string(got) != string(data) {
+		t.Fatalf("download: %q, %v", got, err)
+	}
+	if err := rc.ExpireMedia(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.cli.DownloadAny(ctx, evt.Message); !errors.Is(err, whatsmeow.ErrMediaDownloadFailedWith404) {
+		t.Fatalf("after expiry: %v", err)
+	}
+	if err := rc.ExpireMedia(ctx, "3EB0NONE"); !errors.Is(err, ErrUnknownMessage) {
+		t.Fatalf("unknown id: %v", err)
+	}
+	var se *SpecError
+	if _, err := rc.Send(ctx, IncomingSpec{From: "+4915200000071", To: tc.jid.User, Type: "location", Latitude: 91}); !errors.As(err, &se) || se.Field != "latitude" {
+		t.Fatalf("bad latitude: %v", err)
+	}
+}
