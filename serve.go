@@ -152,6 +152,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		} else {
 			sim, err := wasim.New(ctx, wasim.Options{
 				DBPath:        filepath.Join(cfg.StateDir(), "wasim.db"),
+				MediaDir:      filepath.Join(cfg.StateDir(), "wasim-media"),
 				Log:           log.With("component", "wasim"),
 				DeliveryDelay: 500 * time.Millisecond,
 				ReadDelay:     1500 * time.Millisecond,

@@ -123,6 +123,7 @@ func (h *handler) routes() []route {
 		{"POST", "/v1/sandbox/instances/{name}/unlink", adminOnly, h.sandboxUnlink},
 		{"POST", "/v1/sandbox/instances/{name}/kick", adminOnly, h.sandboxKick},
 		{"GET", "/v1/sandbox/contacts/{phone}/inbox", adminOnly, h.sandboxInbox},
+		{"POST", "/v1/sandbox/media/expire", adminOnly, h.sandboxExpireMedia},
 	}
 }
 

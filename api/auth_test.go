@@ -70,6 +70,7 @@ var routes = []struct {
 	{"POST", "/v1/sandbox/instances/{name}/unlink", admin, nil},
 	{"POST", "/v1/sandbox/instances/{name}/kick", admin, nil},
 	{"GET", "/v1/sandbox/contacts/{phone}/inbox", admin, nil},
+	{"POST", "/v1/sandbox/media/expire", admin, map[string]any{"instance": ""}},
 }
 
 func fill(path, name string) string {

@@ -387,4 +387,17 @@ func TestSandbox(t *testing.T) {
 	if id, _ := r.obj(t)["id"].(string); id == "" {
 		t.Fatalf("incoming: %s", r.body)
 	}
+
+	// Media from a contact: an image the instance downloads; its CDN copy
+	// can then be expired. Bad input names the field.
+	r = e.call("POST", "/v1/sandbox/instances/sb/incoming", adminKey, map[string]any{"from": "+4915100000061", "type": "image",
+		"base64": "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "caption": "dot"})
+	wantStatus(t, r, http.StatusAccepted)
+	imgID, _ := r.obj(t)["id"].(string)
+	wantStatus(t, e.call("POST", "/v1/sandbox/media/expire", adminKey, map[string]string{"instance": "sb", "message_id": imgID}), http.StatusOK)
+	wantErr(t, e.call("POST", "/v1/sandbox/media/expire", adminKey, map[string]string{"instance": "sb", "message_id": "3EB0NOPE"}), http.StatusNotFound, "not_found")
+	wantFields(t, e.call("POST", "/v1/sandbox/instances/sb/incoming", adminKey, map[string]any{"from": "+4915100000061", "type": "gif"}), "type")
+	wantFields(t, e.call("POST", "/v1/sandbox/instances/sb/incoming", adminKey, map[string]any{"from": "+4915100000061", "type": "image", "base64": "%%%"}), "base64")
+	wantFields(t, e.call("POST", "/v1/sandbox/instances/sb/incoming", adminKey, map[string]any{"from": "+4915100000061", "type": "reaction",
+		"reaction": map[string]string{"message_id": "", "emoji": "x"}}), "reaction.message_id")
 }

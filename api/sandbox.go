@@ -100,39 +100,6 @@ func (h *handler) sandboxEnterCode(w http.ResponseWriter, r *http.Request, c *ca
 	return nil
 }
 
-func (h *handler) sandboxIncoming(w http.ResponseWriter, r *http.Request, c *caller) error {
-	var p struct {
-		From     string `json:"from"`
-		Text     string `json:"text"`
-		PushName string `json:"push_name"`
-	}
-	if err := h.decode(w, r, &p, false); err != nil {
-		return err
-	}
-	fields := map[string]string{}
-	if !instance.ValidPhone(p.From) {
-		fields["from"] = "must be an E.164 number"
-	}
-	if p.Text == "" {
-		fields["text"] = "is required"
-	}
-	if len(fields) > 0 {
-		return invalidFields("some fields are invalid", fields)
-	}
-	info, _, err := h.linkedDevice(c.target)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := withTimeout(r, 30*time.Second)
-	defer cancel()
-	id, err := h.opts.Sandbox.Incoming(ctx, p.From, info.Phone, p.Text, p.PushName)
-	if err != nil {
-		return simError(err)
-	}
-	writeJSON(w, http.StatusAccepted, map[string]string{"id": id})
-	return nil
-}
-
 func (h *handler) sandboxUnlink(w http.ResponseWriter, r *http.Request, c *caller) error {
 	_, jid, err := h.linkedDevice(c.target)
 	if err != nil {
@@ -178,11 +145,12 @@ func (h *handler) sandboxInbox(w http.ResponseWriter, r *http.Request, c *caller
 		From       string    `json:"from"`
 		Text       string    `json:"text"`
 		ReceivedAt time.Time `json:"received_at"`
+		wasim.InboxRich
 	}
 	out := []msg{}
 	for _, m := range msgs {
 		if !m.Echo {
-			out = append(out, msg{ID: m.ID, From: m.From, Text: m.Text, ReceivedAt: m.ReceivedAt.UTC()})
+			out = append(out, msg{ID: m.ID, From: m.From, Text: m.Text, ReceivedAt: m.ReceivedAt.UTC(), InboxRich: m.InboxRich})
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": out})

@@ -20,6 +20,10 @@ type Control interface {
 	Scan(ctx context.Context, qr, phone string) (types.JID, error)
 	EnterCode(ctx context.Context, phone, code string) (types.JID, error)
 	Incoming(ctx context.Context, from, to, text, pushName string) (string, error)
+	// Send is a contact sending any kind of message (media, location, poll…).
+	Send(ctx context.Context, spec IncomingSpec) (string, error)
+	// ExpireMedia makes the media of a message answer 404 on download.
+	ExpireMedia(ctx context.Context, messageID string) error
 	Unlink(ctx context.Context, device types.JID) error
 	Kick(ctx context.Context, device types.JID) error
 	Inbox(ctx context.Context, phone string) ([]InboxMessage, error)
@@ -41,6 +45,12 @@ func (l local) EnterCode(ctx context.Context, phone, code string) (types.JID, er
 func (l local) Incoming(ctx context.Context, from, to, text, pushName string) (string, error) {
 	return l.s.Incoming(ctx, from, to, text, pushName)
 }
+func (l local) Send(ctx context.Context, spec IncomingSpec) (string, error) {
+	return l.s.Send(ctx, spec)
+}
+func (l local) ExpireMedia(_ context.Context, messageID string) error {
+	return l.s.ExpireMedia(messageID)
+}
 func (l local) Unlink(ctx context.Context, device types.JID) error { return l.s.Unlink(ctx, device) }
 func (l local) Kick(_ context.Context, device types.JID) error     { return l.s.Kick(device) }
 func (l local) Inbox(_ context.Context, phone string) ([]InboxMessage, error) {
@@ -58,6 +68,8 @@ var controlErrors = map[string]error{
 	"unknown_device":   ErrUnknownDevice,
 	"not_linked":       ErrNotLinked,
 	"bad_phone_number": ErrBadPhoneNumber,
+	"unknown_message":  ErrUnknownMessage,
+	"invalid_message":  ErrInvalidSpec,
 }
 
 type controlRequest struct {
@@ -69,6 +81,9 @@ type controlRequest struct {
 	Text     string `json:"text,omitempty"`
 	PushName string `json:"push_name,omitempty"`
 	Device   string `json:"device,omitempty"`
+	// Spec is the message of "send"; MessageID the id of "expire-media".
+	Spec      *IncomingSpec `json:"spec,omitempty"`
+	MessageID string        `json:"message_id,omitempty"`
 }
 
 type controlResponse struct {
@@ -77,6 +92,7 @@ type controlResponse struct {
 	Messages []InboxMessage `json:"messages,omitempty"`
 	Error    string         `json:"error,omitempty"`
 	Message  string         `json:"message,omitempty"`
+	Field    string         `json:"field,omitempty"` // of an invalid_message
 }
 
 // controlRoutes adds the operator API that Remote talks to. It listens on
@@ -86,7 +102,8 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 	handle := func(path string, f func(ctx context.Context, req controlRequest) (controlResponse, error)) {
 		mux.HandleFunc("POST /_wasim/"+path, func(w http.ResponseWriter, r *http.Request) {
 			var req controlRequest
-			if err := json.NewDecoder(io.LimitReader(r.Body, 1<<20)).Decode(&req); err != nil {
+			// Large enough for a media file in "send".
+			if err := json.NewDecoder(io.LimitReader(r.Body, 256<<20)).Decode(&req); err != nil {
 				http.Error(w, err.Error(), http.StatusBadRequest)
 				return
 			}
@@ -99,6 +116,10 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 					if errors.Is(err, e) {
 						resp.Error = name
 					}
+				}
+				var se *SpecError
+				if errors.As(err, &se) {
+					resp.Field, resp.Message = se.Field, se.Msg
 				}
 			}
 			w.Header().Set("Content-Type", "application/json")
@@ -117,6 +138,16 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 	handle("incoming", func(ctx context.Context, req controlRequest) (controlResponse, error) {
 		id, err := c.Incoming(ctx, req.From, req.To, req.Text, req.PushName)
 		return controlResponse{ID: id}, err
+	})
+	handle("send", func(ctx context.Context, req controlRequest) (controlResponse, error) {
+		if req.Spec == nil {
+			return controlResponse{}, specErr("spec", "is required")
+		}
+		id, err := c.Send(ctx, *req.Spec)
+		return controlResponse{ID: id}, err
+	})
+	handle("expire-media", func(ctx context.Context, req controlRequest) (controlResponse, error) {
+		return controlResponse{}, c.ExpireMedia(ctx, req.MessageID)
 	})
 	device := func(f func(context.Context, types.JID) error) func(context.Context, controlRequest) (controlResponse, error) {
 		return func(ctx context.Context, req controlRequest) (controlResponse, error) {
@@ -169,6 +200,9 @@ func (r *remote) call(ctx context.Context, path string, req controlRequest) (con
 		return controlResponse{}, fmt.Errorf("wasim: control %s: HTTP %d: %w", path, res.StatusCode, err)
 	}
 	if resp.Error != "" {
+		if resp.Error == "invalid_message" {
+			return resp, &SpecError{Field: resp.Field, Msg: resp.Message}
+		}
 		if e, ok := controlErrors[resp.Error]; ok {
 			return resp, fmt.Errorf("%w (%s)", e, resp.Message)
 		}
@@ -194,6 +228,14 @@ func (r *remote) EnterCode(ctx context.Context, phone, code string) (types.JID, 
 func (r *remote) Incoming(ctx context.Context, from, to, text, pushName string) (string, error) {
 	resp, err := r.call(ctx, "incoming", controlRequest{From: from, To: to, Text: text, PushName: pushName})
 	return resp.ID, err
+}
+func (r *remote) Send(ctx context.Context, spec IncomingSpec) (string, error) {
+	resp, err := r.call(ctx, "send", controlRequest{Spec: &spec})
+	return resp.ID, err
+}
+func (r *remote) ExpireMedia(ctx context.Context, messageID string) error {
+	_, err := r.call(ctx, "expire-media", controlRequest{MessageID: messageID})
+	return err
 }
 func (r *remote) Unlink(ctx context.Context, device types.JID) error {
 	_, err := r.call(ctx, "unlink", controlRequest{Device: device.String()})

@@ -63,7 +63,46 @@ CREATE TABLE IF NOT EXISTS wasim_seen (
 	dups       INTEGER NOT NULL DEFAULT 0,
 	PRIMARY KEY (sender, id)
 );
+CREATE TABLE IF NOT EXISTS wasim_blobs (
+	path       TEXT PRIMARY KEY,
+	file       TEXT NOT NULL,
+	size       INTEGER NOT NULL,
+	enc_sha256 BLOB NOT NULL,
+	mms_type   TEXT NOT NULL,
+	expired    INTEGER NOT NULL DEFAULT 0,
+	created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wasim_blobs_file ON wasim_blobs (file);
+CREATE TABLE IF NOT EXISTS wasim_media_msgs (
+	id         TEXT PRIMARY KEY,
+	path       TEXT NOT NULL,
+	media_key  BLOB NOT NULL,
+	info       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS wasim_polls (
+	phone      TEXT NOT NULL,
+	id         TEXT NOT NULL,
+	creator    TEXT NOT NULL,
+	secret     BLOB NOT NULL,
+	options    TEXT NOT NULL,
+	PRIMARY KEY (phone, id)
+);
 `
+
+// addColumns brings a database made by an older simulator up to date.
+func addColumns(ctx context.Context, db *sql.DB) error {
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('wasim_inbox') WHERE name = 'extra'`).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		// The rich fields of an inbox entry (media, location, poll…), as JSON.
+		if _, err := db.ExecContext(ctx, `ALTER TABLE wasim_inbox ADD COLUMN extra TEXT NOT NULL DEFAULT ''`); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // openDB opens (or creates) the simulator database. An empty path keeps
 // everything in memory, for tests that do not restart the simulator.
@@ -85,6 +124,10 @@ func openDB(ctx context.Context, path string, log waLog.Logger) (*sql.DB, *sqlst
 	if _, err := db.ExecContext(ctx, schema); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("wasim: create schema: %w", err)
+	}
+	if err := addColumns(ctx, db); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("wasim: update schema: %w", err)
 	}
 	container := sqlstore.NewWithDB(db, "sqlite3", log)
 	if err := container.Upgrade(ctx); err != nil {

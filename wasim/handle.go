@@ -85,6 +85,8 @@ func (c *conn) handleIQ(n *waBinary.Node) {
 		// The client's own logout.
 		_ = c.s.removeCompanion(ctx, dev)
 		c.result(id)
+	case xmlns == "w:m" && first.Tag == "media_conn":
+		c.result(id, c.s.mediaConnNode())
 	case xmlns == "privacy" && typ == "get":
 		c.result(id, privacySettings())
 	case xmlns == "md" && first.Tag == "link_code_companion_reg":

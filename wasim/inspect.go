@@ -2,6 +2,7 @@ package wasim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -58,6 +59,63 @@ type (
 		ReceivedAt time.Time `json:"received_at"`
 		Echo       bool      `json:"echo,omitempty"`
 		Duplicates int       `json:"duplicates,omitempty"`
+		InboxRich
+	}
+	// InboxRich is what an inbox entry has beyond text: its kind, reply,
+	// media (checked and decrypted by the phone), location, contact,
+	// reaction, poll, and later edits and revokes.
+	InboxRich struct {
+		Type     string         `json:"type,omitempty"` // text, image, video, audio, document, sticker, location, contact, reaction, poll, poll_vote
+		Group    string         `json:"group,omitempty"`
+		QuotedID string         `json:"quoted_id,omitempty"`
+		Mimetype string         `json:"mimetype,omitempty"`
+		Size     int64          `json:"size,omitempty"`
+		SHA256   string         `json:"sha256,omitempty"` // hex of the decrypted, verified file
+		Caption  string         `json:"caption,omitempty"`
+		FileName string         `json:"file_name,omitempty"`
+		Seconds  uint32         `json:"seconds,omitempty"`
+		PTT      bool           `json:"ptt,omitempty"`
+		Width    uint32         `json:"width,omitempty"`
+		Height   uint32         `json:"height,omitempty"`
+		Location *InboxLocation `json:"location,omitempty"`
+		Contact  *InboxContact  `json:"contact,omitempty"`
+		Contacts []InboxContact `json:"contacts,omitempty"` // a contacts array message
+		Reaction *InboxReaction `json:"reaction,omitempty"`
+		Poll     *InboxPoll     `json:"poll,omitempty"`
+		PollVote *InboxPollVote `json:"poll_vote,omitempty"`
+		Edited   bool           `json:"edited,omitempty"`
+		Revoked  bool           `json:"revoked,omitempty"`
+	}
+	InboxLocation struct {
+		Latitude  float64 `json:"latitude"`
+		Longitude float64 `json:"longitude"`
+		Name      string  `json:"name,omitempty"`
+		Address   string  `json:"address,omitempty"`
+	}
+	InboxContact struct {
+		DisplayName string `json:"display_name"`
+		VCard       string `json:"vcard"`
+	}
+	InboxReaction struct {
+		MessageID string `json:"message_id"`
+		Emoji     string `json:"emoji"` // "" = reaction removed
+	}
+	InboxPoll struct {
+		Question   string   `json:"question"`
+		Options    []string `json:"options"`
+		Selectable int      `json:"selectable"`
+	}
+	// InboxPollVote is a vote the phone decrypted with the poll's secret.
+	InboxPollVote struct {
+		MessageID string   `json:"message_id"`
+		Options   []string `json:"options"`
+	}
+	// MediaFailure is a media message a phone received but could not
+	// download or verify; it has no inbox entry.
+	MediaFailure struct {
+		Phone string
+		ID    string
+		Err   string
 	}
 )
 
@@ -69,6 +127,9 @@ type observations struct {
 	rejected        []Rejected
 	duplicates      map[string]int // "account/id" → resends
 	decryptFailures int
+	mediaFailures   []MediaFailure
+	uploadsRefused  int
+	mediaRetries    int
 	logins          map[string]int // device JID → successful logins
 	loginAttempts   map[string]int // device JID → logins tried, failed ones included
 	refused         int            // websocket connections refused (RefuseConnections)
@@ -166,12 +227,31 @@ func (s *Server) DecryptFailures() (n int) {
 	return n
 }
 
+// MediaFailures returns the media messages the phone of a number ("" for
+// all) could not download, check or decrypt.
+func (s *Server) MediaFailures(phone string) (out []MediaFailure) {
+	d, _ := normalizePhone(phone)
+	s.read(func(o *observations) {
+		for _, f := range o.mediaFailures {
+			if phone == "" || f.Phone == d {
+				out = append(out, f)
+			}
+		}
+	})
+	return out
+}
+
 // recordInbox stores a message a phone decrypted; it reports false for an id
 // the phone already had.
 func (s *Server) recordInbox(ctx context.Context, u *user, m InboxMessage) bool {
 	chat := m.To
-	res, err := s.db.ExecContext(ctx, `INSERT INTO wasim_inbox (phone, sender, id, chat, text, received_at) VALUES (?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO UPDATE SET dups = dups + 1`, u.phone, m.From, m.ID, chat, m.Text, m.ReceivedAt.UnixMilli())
+	extra, err := json.Marshal(m.InboxRich)
+	if err != nil {
+		s.log.Error("wasim: inbox", "err", err)
+		return false
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO wasim_inbox (phone, sender, id, chat, text, received_at, extra) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO UPDATE SET dups = dups + 1`, u.phone, m.From, m.ID, chat, m.Text, m.ReceivedAt.UnixMilli(), string(extra))
 	if err != nil {
 		s.log.Error("wasim: inbox", "err", err)
 		return false
@@ -193,7 +273,7 @@ func (s *Server) Inbox(phone string) ([]InboxMessage, error) {
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.db.QueryContext(s.ctx, `SELECT sender, id, chat, text, received_at, dups FROM wasim_inbox WHERE phone = ? ORDER BY received_at, rowid`, d)
+	rows, err := s.db.QueryContext(s.ctx, `SELECT sender, id, chat, text, received_at, dups, extra FROM wasim_inbox WHERE phone = ? ORDER BY received_at, rowid`, d)
 	if err != nil {
 		return nil, fmt.Errorf("wasim: inbox: %w", err)
 	}
@@ -202,8 +282,14 @@ func (s *Server) Inbox(phone string) ([]InboxMessage, error) {
 	for rows.Next() {
 		var m InboxMessage
 		var at int64
-		if err := rows.Scan(&m.From, &m.ID, &m.To, &m.Text, &at, &m.Duplicates); err != nil {
+		var extra string
+		if err := rows.Scan(&m.From, &m.ID, &m.To, &m.Text, &at, &m.Duplicates, &extra); err != nil {
 			return nil, fmt.Errorf("wasim: inbox: %w", err)
+		}
+		if extra != "" {
+			if err := json.Unmarshal([]byte(extra), &m.InboxRich); err != nil {
+				return nil, fmt.Errorf("wasim: inbox: %w", err)
+			}
 		}
 		m.ReceivedAt = time.UnixMilli(at)
 		m.Echo = m.To != ""

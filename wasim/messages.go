@@ -93,19 +93,7 @@ func (s *Server) routeEnc(ctx context.Context, sender, chat, dest types.JID, id,
 		s.record(func(o *observations) { o.decryptFailures++ })
 		return
 	}
-	if dsm := m.GetDeviceSentMessage(); dsm != nil {
-		// The account's own phone sees what its linked device sent.
-		s.recordInbox(ctx, u, InboxMessage{ID: id, From: "+" + sender.User, To: dsm.GetDestinationJID(),
-			Text: textOf(dsm.GetMessage()), ReceivedAt: time.Now(), Echo: true})
-		return
-	}
-	if m.GetProtocolMessage() != nil || m.GetSenderKeyDistributionMessage() != nil && textOf(m) == "" {
-		return
-	}
-	fresh := s.recordInbox(ctx, u, InboxMessage{ID: id, From: "+" + sender.User, Text: textOf(m), ReceivedAt: time.Now()})
-	if fresh {
-		s.scheduleReceipts(u, sender.ToNonAD(), id)
-	}
+	s.phoneReceive(ctx, u, sender, id, m)
 }
 
 func textOf(m *waE2E.Message) string {
@@ -174,6 +162,10 @@ func (c *conn) handleReceipt(n *waBinary.Node) {
 	to, _ := n.Attrs["to"].(types.JID)
 	typ, _ := n.Attrs["type"].(string)
 	if dev.IsEmpty() {
+		return
+	}
+	if typ == "server-error" {
+		c.handleMediaRetry(n)
 		return
 	}
 	ids := []string{id}
@@ -312,27 +304,45 @@ func (s *Server) sendFromPhone(ctx context.Context, from, to string, chat types.
 	if err != nil {
 		return "", err
 	}
+	id := "3EB0" + randomID(8)
+	return id, s.phoneDeliver(ctx, sender, rcpt, id, chat, m, pushName, nil)
+}
+
+// phoneDeliver is sendFromPhone with the id chosen and extra attributes of
+// the message node (type, edit) and of the enc nodes (mediatype).
+func (s *Server) phoneDeliver(ctx context.Context, sender, rcpt *user, id string, chat types.JID, m *waE2E.Message, pushName string, wire *wireAttrs) error {
 	devices := s.devicesOf(rcpt)[1:]
 	if len(devices) == 0 {
-		return "", fmt.Errorf("%w: +%s", ErrNotLinked, rcpt.phone)
+		return fmt.Errorf("%w: +%s", ErrNotLinked, rcpt.phone)
 	}
-	id := "3EB0" + randomID(8)
+	if wire == nil {
+		wire = &wireAttrs{msgType: "text"}
+	}
 	t := time.Now().Unix()
 	var skmsg *waBinary.Node
 	dm := m
 	if !chat.IsEmpty() {
 		dist, sk, err := s.groupEncrypt(ctx, sender, chat, m)
 		if err != nil {
-			return "", err
+			return err
+		}
+		if wire.mediaType != "" {
+			sk.Attrs["mediatype"] = wire.mediaType
 		}
 		dm, skmsg = dist, &sk
 	}
 	for _, d := range devices {
 		enc, err := s.phoneEncrypt(ctx, sender, d, dm)
 		if err != nil {
-			return "", err
+			return err
 		}
-		attrs := waBinary.Attrs{"from": sender.jid(), "id": id, "t": t, "type": "text"}
+		if wire.mediaType != "" && skmsg == nil {
+			enc.Attrs["mediatype"] = wire.mediaType
+		}
+		attrs := waBinary.Attrs{"from": sender.jid(), "id": id, "t": t, "type": wire.msgType}
+		if wire.edit != "" {
+			attrs["edit"] = wire.edit
+		}
 		if pushName != "" {
 			attrs["notify"] = pushName
 		}
@@ -344,7 +354,7 @@ func (s *Server) sendFromPhone(ctx context.Context, from, to string, chat types.
 		}
 		s.deliver(ctx, d, waBinary.Node{Tag: "message", Attrs: attrs, Content: content})
 	}
-	return id, nil
+	return nil
 }
 
 // CallOffer is a contact calling an account; the linked devices get the

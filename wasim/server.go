@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
@@ -37,6 +38,9 @@ type Options struct {
 	ReadDelay time.Duration
 	// NoReadReceipts stops contacts from sending read receipts.
 	NoReadReceipts bool
+	// MediaDir holds the uploaded media blobs (their index is in the
+	// database); "" uses a temporary directory removed by Close.
+	MediaDir string
 }
 
 // Errors returned by operator controls.
@@ -80,6 +84,8 @@ type Server struct {
 	ackHolds       map[string]chan struct{} // accounts whose message acks wait (HoldAcks)
 	flushMu        sync.Mutex
 	changed        chan struct{}
+	mediaDir       string
+	mediaTemp      bool // mediaDir is ours to remove
 }
 
 // New opens the simulator's state and starts serving on loopback. It also
@@ -117,15 +123,21 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		s.db.Close()
 		return nil, err
 	}
+	if err := s.openMediaDir(); err != nil {
+		s.db.Close()
+		return nil, err
+	}
 	s.ln, err = net.Listen("tcp", opts.Addr)
 	if err != nil {
 		s.db.Close()
+		s.removeMediaDir()
 		return nil, fmt.Errorf("wasim: listen: %w", err)
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	mux := http.NewServeMux()
 	mux.HandleFunc("/ws/chat", s.serveWS)
 	s.controlRoutes(mux)
+	s.mediaRoutes(mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
@@ -154,7 +166,14 @@ func (s *Server) Close() error {
 	_ = s.srv.Shutdown(ctx)
 	s.srv.Close()
 	s.wg.Wait()
+	s.removeMediaDir()
 	return s.db.Close()
+}
+
+func (s *Server) removeMediaDir() {
+	if s.mediaTemp {
+		_ = os.RemoveAll(s.mediaDir)
+	}
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
