@@ -115,6 +115,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		}
 		m.add(inst)
 	}
+	m.sweepTemp()
 	for _, inst := range m.order {
 		if inst.row.Desired == store.DesiredRunning {
 			inst.post(func() { inst.start(event.ReasonRestart) })

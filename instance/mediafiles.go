@@ -207,6 +207,21 @@ func (m *Manager) sweepMedia(ctx context.Context) (removed int) {
 	return removed
 }
 
+// sweepTemp removes the temporary files (".upload-*", ".dl-*", the media
+// package's ".stage-*") a crash left; it runs before any instance starts,
+// when nothing can be staging or downloading.
+func (m *Manager) sweepTemp() {
+	dirs, _ := os.ReadDir(m.mediaDir())
+	for _, d := range dirs {
+		files, _ := os.ReadDir(filepath.Join(m.mediaDir(), d.Name()))
+		for _, f := range files {
+			if strings.HasPrefix(f.Name(), ".") {
+				m.removeMedia(filepath.Join(m.mediaDir(), d.Name(), f.Name()))
+			}
+		}
+	}
+}
+
 func idOfFile(name string) string {
 	if strings.HasPrefix(name, "x") {
 		if b, err := hex.DecodeString(name[1:]); err == nil {
