@@ -262,6 +262,24 @@ func TestReceiveMedia(t *testing.T) {
 		t.Fatal("document fetched through media retry differs")
 	}
 
+	// A received message is not ours to edit or revoke; another
+	// instance does not see it at all.
+	if _, err := e.m.EditMessage(ctx, "in", id, "x"); !errors.Is(err, ErrNotEditable) {
+		t.Errorf("edit of a received message: %v", err)
+	}
+	if _, err := e.m.RevokeMessage(ctx, "in", id, true); !errors.Is(err, ErrNotEditable) {
+		t.Errorf("revoke of a received message: %v", err)
+	}
+	if _, _, _, err := e.m.Create(ctx, CreateParams{Name: "other"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.m.EditMessage(ctx, "other", id, "x"); !errors.Is(err, ErrMessageNotFound) {
+		t.Errorf("edit through another instance: %v", err)
+	}
+	if _, err := e.m.OpenMedia(ctx, "other", id); !errors.Is(err, ErrMessageNotFound) {
+		t.Errorf("media through another instance: %v", err)
+	}
+
 	// The contact reacts to, edits and revokes its messages.
 	text, err := e.sim.Send(ctx, wasim.IncomingSpec{From: from, To: "+4915100000421", Text: "typo"})
 	if err != nil {
