@@ -142,7 +142,7 @@ level = "debug"
 				if c.API.RateLimit != 10 || c.API.Metrics != "loopback" || c.API.RateBurst != 100 {
 					t.Errorf("api = %+v", c.API)
 				}
-				want := Settings{SendDelayMS: 3000, QueueTTL: "2h", RejectCalls: true}
+				want := Settings{SendDelayMS: 3000, QueueTTL: "2h", RejectCalls: true, AutoDownload: true, MaxDownloadMB: 64}
 				if c.WhatsApp.Defaults != want {
 					t.Errorf("defaults = %+v, want %+v", c.WhatsApp.Defaults, want)
 				}
@@ -179,7 +179,7 @@ level = "debug"
 				if c.Store.Path != "/tmp/x.db" || !c.Sandbox.Enabled {
 					t.Errorf("store = %+v, sandbox = %+v", c.Store, c.Sandbox)
 				}
-				want := Settings{SendDelayMS: 0, QueueTTL: "48h", RejectCalls: false}
+				want := Settings{SendDelayMS: 0, QueueTTL: "48h", RejectCalls: false, AutoDownload: true, MaxDownloadMB: 64}
 				if c.WhatsApp.Defaults != want {
 					t.Errorf("defaults = %+v, want %+v", c.WhatsApp.Defaults, want)
 				}
@@ -412,7 +412,7 @@ func TestValidate(t *testing.T) {
 	cfg.Server.ReadTimeout = Duration{} // 0 disables
 	cfg.Log.Level = "WARN"
 	cfg.Sandbox.Enabled, cfg.Sandbox.Addr = true, "127.0.0.1:9999"
-	cfg.WhatsApp.Defaults = Settings{SendDelayMS: 86_400_000, QueueTTL: "720h", RejectCallMessage: strings.Repeat("é", 4096)}
+	cfg.WhatsApp.Defaults = Settings{SendDelayMS: 86_400_000, QueueTTL: "720h", RejectCallMessage: strings.Repeat("é", 4096), MaxDownloadMB: 2048}
 	if err := cfg.Validate(); err != nil {
 		t.Errorf("valid edge values rejected: %v", err)
 	}
@@ -422,7 +422,7 @@ func TestSettingsValidate(t *testing.T) {
 	if p := DefaultSettings().Validate(); p != nil {
 		t.Errorf("default settings invalid: %v", p)
 	}
-	p := Settings{SendDelayMS: 1000, QueueTTL: "soon"}.Validate()
+	p := Settings{SendDelayMS: 1000, QueueTTL: "soon", MaxDownloadMB: 1}.Validate()
 	if len(p) != 1 || p["queue_ttl"] == "" {
 		t.Errorf("problems = %v, want queue_ttl only", p)
 	}
