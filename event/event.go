@@ -24,7 +24,8 @@ const (
 // Types lists every event type, in the order error messages name them
 // (webhook filters and the SSE types query accept these).
 var Types = []string{TypeState, TypeQR, TypeMessageReceived, TypeMessageSent, TypeMessageStatus, TypeMessageEcho, TypeCallReceived,
-	TypeReaction, TypeEdited, TypeRevoked, TypePollVote, TypeWebhookDisabled}
+	TypeReaction, TypeEdited, TypeRevoked, TypePollVote,
+	TypeGroupJoined, TypeGroupLeft, TypeGroupParticipants, TypeGroupUpdated, TypePresence, TypeWebhookDisabled}
 
 // States of an instance (design.md "Instance states"): the state and
 // previous of an instance.state event.
