@@ -81,7 +81,7 @@ type ReactionEvent struct {
 	ID        string    `json:"id"`         // the reaction's own message id
 	MessageID string    `json:"message_id"` // the message reacted to
 	Chat      string    `json:"chat"`
-	From      string    `json:"from"`
+	From      Person    `json:"from"`
 	FromMe    bool      `json:"from_me"`
 	Emoji     string    `json:"emoji"` // "" when the reaction was removed
 	At        time.Time `json:"at"`
@@ -91,7 +91,7 @@ type ReactionEvent struct {
 type Edited struct {
 	MessageID string    `json:"message_id"`
 	Chat      string    `json:"chat"`
-	From      string    `json:"from"`
+	From      Person    `json:"from"`
 	FromMe    bool      `json:"from_me"`
 	Text      string    `json:"text"`
 	At        time.Time `json:"at"`
@@ -101,7 +101,7 @@ type Edited struct {
 type Revoked struct {
 	MessageID string    `json:"message_id"`
 	Chat      string    `json:"chat"`
-	From      string    `json:"from"`
+	From      Person    `json:"from"`
 	FromMe    bool      `json:"from_me"`
 	At        time.Time `json:"at"`
 }
@@ -111,7 +111,7 @@ type Revoked struct {
 type PollVote struct {
 	PollID   string    `json:"poll_id"`
 	Chat     string    `json:"chat"`
-	Voter    string    `json:"voter"`
+	Voter    Person    `json:"voter"`
 	Selected []string  `json:"selected"`
 	At       time.Time `json:"at"`
 }

@@ -40,6 +40,7 @@ type Message struct {
 	Reaction      *Reaction       `json:"reaction,omitempty"`
 	Poll          *Poll           `json:"poll,omitempty"`
 	Reactions     []ReactionBy    `json:"reactions,omitempty"`
+	Sender        *Person         `json:"sender,omitempty"` // who wrote a received message: phone and LID
 	Mentions      []string        `json:"mentions,omitempty"`
 	Edited        bool            `json:"edited,omitempty"`
 	Revoked       bool            `json:"revoked,omitempty"`

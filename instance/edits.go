@@ -104,7 +104,7 @@ func (m *Manager) EditMessage(ctx context.Context, idOrName, id, text string) (*
 	}
 	return m.changed(ctx, inst, id, func(t *store.Message, c *content) []store.Event {
 		t.Text, c.Edited = text, true
-		data, _ := json.Marshal(event.Edited{MessageID: id, Chat: t.Chat, From: ownPhone(cli), FromMe: true, Text: text, At: resp.Timestamp.UTC()})
+		data, _ := json.Marshal(event.Edited{MessageID: id, Chat: t.Chat, From: ownPerson(cli), FromMe: true, Text: text, At: resp.Timestamp.UTC()})
 		return []store.Event{{Type: event.TypeEdited, Data: data}}
 	})
 }
@@ -172,7 +172,7 @@ func (m *Manager) RevokeMessage(ctx context.Context, idOrName, id string, forEve
 	}
 	return m.changed(ctx, inst, id, func(t *store.Message, c *content) []store.Event {
 		c.Revoked = true
-		data, _ := json.Marshal(event.Revoked{MessageID: id, Chat: t.Chat, From: ownPhone(cli), FromMe: true, At: resp.Timestamp.UTC()})
+		data, _ := json.Marshal(event.Revoked{MessageID: id, Chat: t.Chat, From: ownPerson(cli), FromMe: true, At: resp.Timestamp.UTC()})
 		return []store.Event{{Type: event.TypeRevoked, Data: data}}
 	})
 }
@@ -226,10 +226,14 @@ func (m *Manager) changed(ctx context.Context, inst *instance, id string, fn fun
 	return m.viewMessage(inst.name(), out), nil
 }
 
-// ownPhone is the instance's own number as events name people.
-func ownPhone(cli *whatsmeow.Client) string {
+// ownPerson is the instance's own number and LID as events name people.
+func ownPerson(cli *whatsmeow.Client) event.Person {
+	var p event.Person
 	if own := cli.Store.GetJID(); !own.IsEmpty() {
-		return "+" + own.User
+		p.Phone, p.JID = "+"+own.User, own.ToNonAD().String()
 	}
-	return ""
+	if lid := cli.Store.GetLID(); !lid.IsEmpty() {
+		p.LID = lid.ToNonAD().String()
+	}
+	return p
 }

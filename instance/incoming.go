@@ -10,7 +10,6 @@ import (
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
-	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
 
 	"github.com/meowgate/meowgate/event"
@@ -147,27 +146,19 @@ type mediaProto interface {
 	GetURL() string
 }
 
-// person names the author of a received message as events do.
-func person(info types.MessageInfo) string {
-	s := info.Sender.ToNonAD()
-	if info.IsFromMe {
-		return "me"
-	}
-	if s.Server == types.DefaultUserServer {
-		return "+" + s.User
-	}
-	if alt := info.SenderAlt; alt.Server == types.DefaultUserServer {
-		return "+" + alt.User
-	}
-	return s.String()
-}
-
 // receiveRelated stores a message that acts on another (reaction, edit,
 // revoke, poll vote) once, changes the target in the same transaction and
 // publishes the change's own event.
 func (i *instance) receiveRelated(gen int, cli *whatsmeow.Client, e *events.Message, m *store.Message, d digested) bool {
 	info := e.Info
-	from := person(info)
+	from := i.m.person(i.m.ctx, info.Sender, info.SenderAlt)
+	voter := from.Phone // the key of a vote in the poll's tally
+	if voter == "" {
+		voter = from.LID
+	}
+	if info.IsFromMe {
+		voter = "me"
+	}
 	at := info.Timestamp.UTC()
 	var vote []string // option names chosen, for a poll vote
 	if d.typ == typePollVote {
@@ -195,7 +186,7 @@ func (i *instance) receiveRelated(gen int, cli *whatsmeow.Client, e *events.Mess
 			data, _ := json.Marshal(event.ReactionEvent{ID: info.ID, MessageID: d.target, Chat: m.Chat, From: from, FromMe: info.IsFromMe, Emoji: d.content.Reaction.Emoji, At: at})
 			ev = store.Event{Type: event.TypeReaction, Data: data}
 			if t != nil {
-				c.Reactions = setReaction(c.Reactions, event.ReactionBy{From: from, Emoji: d.content.Reaction.Emoji, At: at})
+				c.Reactions = setReaction(c.Reactions, event.ReactionBy{From: voter, Emoji: d.content.Reaction.Emoji, At: at})
 			}
 		case typeEdit:
 			data, _ := json.Marshal(event.Edited{MessageID: d.target, Chat: m.Chat, From: from, FromMe: info.IsFromMe, Text: d.editText, At: at})
@@ -215,7 +206,7 @@ func (i *instance) receiveRelated(gen int, cli *whatsmeow.Client, e *events.Mess
 		case typePollVote:
 			names := []string{}
 			if t != nil && c.Poll != nil {
-				names = c.tally(from, vote)
+				names = c.tally(voter, vote)
 			}
 			data, _ := json.Marshal(event.PollVote{PollID: d.target, Chat: m.Chat, Voter: from, Selected: names, At: at})
 			ev = store.Event{Type: event.TypePollVote, Data: data}

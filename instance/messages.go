@@ -226,7 +226,7 @@ func (m *Manager) Send(ctx context.Context, idOrName string, p SendParams, idemK
 		start = sendAt
 	}
 	msg := &store.Message{
-		InstanceID: inst.id, ID: id, Chat: jid.String(), Recipient: p.To, Type: p.Type, Text: text,
+		InstanceID: inst.id, ID: id, Chat: m.chatKey(ctx, jid, types.EmptyJID), Recipient: p.To, Type: p.Type, Text: text,
 		ReplyTo: p.ReplyTo, IdempotencyKey: idemKey, SendAt: sendAt, Content: marshalOrNil(c), MediaRef: marshalOrNil(ref),
 	}
 	if ttl > 0 {
@@ -293,6 +293,9 @@ func (m *Manager) Messages(ctx context.Context, idOrName string, f store.Message
 		} else if err != nil {
 			return nil, err
 		}
+	}
+	if jid, err := types.ParseJID(f.Chat); err == nil && jid.Server == types.HiddenUserServer {
+		f.Chat = m.chatKey(ctx, jid, types.EmptyJID) // one person, one chat
 	}
 	msgs, err := m.store.ListMessages(ctx, inst.id, f)
 	if err != nil {

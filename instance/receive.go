@@ -37,22 +37,38 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bo
 	}
 	d.sum.PushName, d.sum.IsGroup = info.PushName, group
 	sj, _ := json.Marshal(d.sum)
+	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
+	defer cancel()
+	// One person, one chat: a LID chat or sender is stored under the phone
+	// JID when WhatsApp told us the number (identity.go).
+	chatAlt := info.SenderAlt
+	if info.IsFromMe {
+		chatAlt = info.RecipientAlt
+	}
+	chat := info.Chat.ToNonAD().String()
+	if !group && !broadcast {
+		chat = i.m.chatKey(ctx, info.Chat, chatAlt)
+	}
+	sender := i.m.person(ctx, info.Sender, info.SenderAlt)
+	d.content.Sender = &sender
+	senderKey := info.Sender.ToNonAD().String()
+	if sender.JID != "" {
+		senderKey = sender.JID
+	}
 	m := &store.Message{
-		InstanceID: i.id, ID: info.ID, Direction: "in", Chat: info.Chat.ToNonAD().String(), Sender: info.Sender.ToNonAD().String(),
+		InstanceID: i.id, ID: info.ID, Direction: "in", Chat: chat, Sender: senderKey,
 		Type: d.typ, Text: d.text, Summary: sj, Status: event.StatusReceived, CreatedAt: info.Timestamp.UTC(),
 		Content: marshalOrNil(d.content), MediaRef: marshalOrNil(d.ref),
 	}
 	evType := event.TypeMessageReceived
 	if info.IsFromMe {
 		// Sent from the phone or another linked device.
-		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", event.StatusSent, info.Chat.ToNonAD().String(), info.Timestamp.UTC(), event.TypeMessageEcho
+		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", event.StatusSent, chat, info.Timestamp.UTC(), event.TypeMessageEcho
 	}
 	if d.target != "" {
 		return i.receiveRelated(gen, cli, e, m, d)
 	}
 	data, _ := json.Marshal(viewMessage(snap.info.Name, m))
-	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
-	defer cancel()
 	dup, err := i.m.store.StoreMessage(ctx, m, evType, data)
 	if err != nil {
 		i.log.Error("cannot store message; not acking it, WhatsApp will deliver it again", "id", info.ID, "err", err)
