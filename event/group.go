@@ -69,3 +69,10 @@ type Presence struct {
 	LastSeen *time.Time `json:"last_seen,omitempty"` // with unavailable, when the contact shares it
 	At       time.Time  `json:"at"`
 }
+
+// Receipt is one recipient's receipt of a group message.
+type Receipt struct {
+	Person
+	Status string    `json:"status"` // delivered, read, played
+	At     time.Time `json:"at"`
+}

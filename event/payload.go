@@ -40,7 +40,8 @@ type Message struct {
 	Reaction      *Reaction       `json:"reaction,omitempty"`
 	Poll          *Poll           `json:"poll,omitempty"`
 	Reactions     []ReactionBy    `json:"reactions,omitempty"`
-	Sender        *Person         `json:"sender,omitempty"` // who wrote a received message: phone and LID
+	Sender        *Person         `json:"sender,omitempty"`   // who wrote a received message: phone and LID
+	Receipts      []Receipt       `json:"receipts,omitempty"` // a group message: each recipient's latest receipt
 	Mentions      []string        `json:"mentions,omitempty"`
 	Edited        bool            `json:"edited,omitempty"`
 	Revoked       bool            `json:"revoked,omitempty"`

@@ -36,7 +36,8 @@ type content struct {
 	Reaction  *event.Reaction     `json:"reaction,omitempty"`
 	Poll      *event.Poll         `json:"poll,omitempty"`
 	Reactions []event.ReactionBy  `json:"reactions,omitempty"`
-	Sender    *event.Person       `json:"sender,omitempty"` // a received message's author, by phone and LID
+	Sender    *event.Person       `json:"sender,omitempty"`   // a received message's author, by phone and LID
+	Receipts  []event.Receipt     `json:"receipts,omitempty"` // a sent group message: per recipient
 	Mentions  []string            `json:"mentions,omitempty"`
 	Edited    bool                `json:"edited,omitempty"`
 	Revoked   bool                `json:"revoked,omitempty"`

@@ -337,6 +337,29 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.startSender(cli)
 	case *events.Receipt:
 		i.onReceipt(e)
+	case *events.Presence:
+		state := PresenceAvailable
+		if e.Unavailable {
+			state = PresenceUnavailable
+		}
+		i.onPresence(e.From, types.EmptyJID, "", state, e.LastSeen)
+	case *events.ChatPresence:
+		state := PresencePaused
+		if e.State == types.ChatPresenceComposing {
+			state = PresenceComposing
+			if e.Media == types.ChatPresenceMediaAudio {
+				state = PresenceRecording
+			}
+		}
+		chat := ""
+		if e.IsGroup {
+			chat = e.Chat.String()
+		}
+		i.onPresence(e.Sender, e.SenderAlt, chat, state, time.Time{})
+	case *events.JoinedGroup:
+		i.onJoinedGroup(cli, e)
+	case *events.GroupInfo:
+		i.onGroupInfo(cli, e)
 	case *events.CallOffer:
 		i.onCall(cli, e)
 	case *events.Disconnected:

@@ -125,6 +125,9 @@ func (i *instance) onReceipt(e *events.Receipt) {
 	for _, id := range e.MessageIDs {
 		i.rcpts = append(i.rcpts, store.Receipt{ID: id, Status: status, At: at})
 	}
+	if e.IsGroup {
+		i.groupReceipt(e, status, at)
+	}
 	// Receipts arriving while the actor is busy are applied together, in
 	// one transaction: under load a send's delivered and read receipts
 	// share a commit with their neighbours'.
@@ -198,4 +201,42 @@ func (i *instance) onCall(cli *whatsmeow.Client, e *events.CallOffer) {
 	if _, err := i.m.store.AppendEvent(ctx, store.Event{InstanceID: i.id, Type: event.TypeCallReceived, Data: data}); err != nil {
 		i.log.Error("cannot record call", "err", err)
 	}
+}
+
+// groupReceipt records one member's receipt on a sent group message.
+func (i *instance) groupReceipt(e *events.Receipt, status string, at time.Time) {
+	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
+	defer cancel()
+	who := i.m.person(ctx, e.Sender, e.SenderAlt)
+	for _, id := range e.MessageIDs {
+		_, err := i.m.store.ChangeMessage(ctx, i.id, id, func(t *store.Message) ([]store.Event, error) {
+			if t == nil || t.Direction != "out" {
+				return nil, nil
+			}
+			c, err := decodeContent(t)
+			if err != nil {
+				return nil, err
+			}
+			c.Receipts = setReceipt(c.Receipts, event.Receipt{Person: who, Status: status, At: at})
+			t.Content = marshalOrNil(c)
+			return nil, nil
+		})
+		if err != nil {
+			i.log.Warn("cannot record a group receipt", "id", id, "err", err)
+		}
+	}
+}
+
+// setReceipt keeps each member's most advanced receipt.
+func setReceipt(list []event.Receipt, r event.Receipt) []event.Receipt {
+	rank := map[string]int{event.StatusDelivered: 1, event.StatusRead: 2, event.StatusPlayed: 3}
+	for k, x := range list {
+		if (x.Phone != "" && x.Phone == r.Phone) || (x.LID != "" && x.LID == r.LID) {
+			if rank[r.Status] > rank[x.Status] {
+				list[k] = r
+			}
+			return list
+		}
+	}
+	return append(list, r)
 }

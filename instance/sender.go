@@ -338,6 +338,12 @@ func (s *sender) deliver(msg *store.Message) (whatsmeow.SendResponse, error) {
 	wctx, wcancel := s.waCtx()
 	defer wcancel()
 	resp, err := s.cli.SendMessage(wctx, jid, content, whatsmeow.SendRequestExtra{ID: msg.ID})
+	switch {
+	case errors.Is(err, whatsmeow.ErrGroupNotFound):
+		return none, fmt.Errorf("%w: the group %s does not exist", errPermanent, jid)
+	case errors.Is(err, whatsmeow.ErrNotInGroup):
+		return none, fmt.Errorf("%w: this instance is not in the group %s", errPermanent, jid)
+	}
 	if err != nil {
 		if errors.Is(err, whatsmeow.ErrServerReturnedError) {
 			return none, fmt.Errorf("WhatsApp refused the message (%v)", err)
