@@ -9,6 +9,7 @@ import (
 	_ "embed"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -110,6 +111,21 @@ func (h *handler) routes() []route {
 		{"PATCH", "/v1/instances/{name}/messages/{id}", instanceRoute, h.editMessage},
 		{"DELETE", "/v1/instances/{name}/messages/{id}", instanceRoute, h.revokeMessage},
 		{"GET", "/v1/instances/{name}/messages/{id}/media", instanceRoute, h.messageMedia},
+		{"GET", "/v1/instances/{name}/groups", instanceRoute, h.listGroups},
+		{"POST", "/v1/instances/{name}/groups", instanceRoute, h.createGroup},
+		{"POST", "/v1/instances/{name}/groups/join", instanceRoute, h.joinGroup},
+		{"GET", "/v1/instances/{name}/groups/{jid}", instanceRoute, h.getGroup},
+		{"PATCH", "/v1/instances/{name}/groups/{jid}", instanceRoute, h.updateGroup},
+		{"POST", "/v1/instances/{name}/groups/{jid}/participants", instanceRoute, h.groupParticipants},
+		{"GET", "/v1/instances/{name}/groups/{jid}/invite", instanceRoute, h.groupInvite(false)},
+		{"DELETE", "/v1/instances/{name}/groups/{jid}/invite", instanceRoute, h.groupInvite(true)},
+		{"POST", "/v1/instances/{name}/groups/{jid}/leave", instanceRoute, h.leaveGroup},
+		{"POST", "/v1/instances/{name}/contacts/check", instanceRoute, h.checkContacts},
+		{"GET", "/v1/instances/{name}/contacts/{who}", instanceRoute, h.getContact},
+		{"POST", "/v1/instances/{name}/contacts/{who}/block", instanceRoute, h.blockContact(true)},
+		{"POST", "/v1/instances/{name}/contacts/{who}/unblock", instanceRoute, h.blockContact(false)},
+		{"POST", "/v1/instances/{name}/contacts/{who}/presence", instanceRoute, h.subscribePresence},
+		{"POST", "/v1/instances/{name}/presence", instanceRoute, h.setPresence},
 		{"GET", "/v1/instances/{name}/queue", instanceRoute, h.listQueue},
 		{"DELETE", "/v1/instances/{name}/queue", instanceRoute, h.clearQueue},
 		{"GET", "/v1/instances/{name}/events", instanceRoute, h.instanceEvents},
@@ -179,17 +195,25 @@ func New(opts Options) http.Handler {
 		h.mux.Handle(rt.method+" "+rt.pattern, hd)
 		methods[rt.pattern] = append(methods[rt.pattern], rt.method)
 	}
-	// A known path with another method is a 405 in the JSON error shape
-	// (a pattern without a method loses to the ones with one).
+	// A known path with another method is a 405 in the JSON error shape.
+	// Registered per method, not as a method-less pattern: that would
+	// conflict with a literal sibling such as POST …/contacts/check beside
+	// GET …/contacts/{who}.
 	for pattern, ms := range methods {
 		allow := strings.Join(ms, ", ")
-		if strings.Contains(allow, "GET") {
+		if slices.Contains(ms, "GET") {
 			allow += ", HEAD"
+			ms = append(ms, "HEAD")
 		}
-		h.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Allow", allow)
-			h.writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, allow))
-		})
+		for _, m := range []string{"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"} {
+			if slices.Contains(ms, m) {
+				continue
+			}
+			h.mux.HandleFunc(m+" "+pattern, func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Allow", allow)
+				h.writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, allow))
+			})
+		}
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.writeError(w, r, errNotFound) })
 	return h.recoverer(h.refuseDeliveries(h.mux))

@@ -43,6 +43,9 @@ const (
 	codeNotPaired           = "not_paired"
 	codeNotAwaitingQR       = "not_awaiting_qr"
 	codeNotEditable         = "not_editable"
+	codeGroupNotFound       = "group_not_found"
+	codeNotInGroup          = "not_in_group"
+	codeNotGroupAdmin       = "not_group_admin"
 	codeTooLarge            = "too_large"
 	codeInvalid             = "invalid"
 	codeIdempotencyMismatch = "idempotency_mismatch"
@@ -77,6 +80,9 @@ var errHTTP = []struct {
 	{instance.ErrNoMedia, errorf(http.StatusNotFound, codeNotFound, "the message has no media")},
 	{instance.ErrNotEditable, errorf(http.StatusConflict, codeNotEditable,
 		"the message cannot be changed: only sent messages of this instance (texts, for an edit) within WhatsApp's time window, or queued ones (to cancel)")},
+	{instance.ErrGroupNotFound, errorf(http.StatusNotFound, codeGroupNotFound, "no such group")},
+	{instance.ErrNotInGroup, errorf(http.StatusForbidden, codeNotInGroup, "this instance is not in that group")},
+	{instance.ErrNotGroupAdmin, errorf(http.StatusForbidden, codeNotGroupAdmin, "WhatsApp refused: this needs a group admin")},
 	{instance.ErrNotFound, errNoInstance},
 	{instance.ErrNameTaken, errorf(http.StatusConflict, codeConflict, "an instance with that name already exists")},
 	{instance.ErrClosed, errorf(http.StatusServiceUnavailable, codeUnavailable, "shutting down")},

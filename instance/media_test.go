@@ -57,9 +57,9 @@ func TestSendMedia(t *testing.T) {
 	webp := mediatest.WebPVP8(512, 512)
 	pdf := []byte("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n")
 	cases := []struct {
-		p    SendParams
-		data []byte
-		mime string
+		p     SendParams
+		data  []byte
+		mime  string
 		check func(t *testing.T, got wasim.InboxMessage)
 	}{
 		{SendParams{Type: "image", Caption: "the door", File: bytes.NewReader(jpg)}, jpg, "image/jpeg", func(t *testing.T, got wasim.InboxMessage) {
