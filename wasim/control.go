@@ -32,6 +32,8 @@ type Control interface {
 	SetProfile(ctx context.Context, phone string, p Profile) error
 	SetPresence(ctx context.Context, phone string, available bool) error
 	SetChatState(ctx context.Context, contact, to, state string) error
+	// MigrateToLID flips an account's linked devices to LID-addressed DMs.
+	MigrateToLID(ctx context.Context, account string) (string, error)
 	// Addr is the host:port whatsmeow clients connect to.
 	Addr() string
 }

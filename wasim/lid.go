@@ -3,8 +3,14 @@ package wasim
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
+	"go.mau.fi/whatsmeow/proto/waE2E"
+	"go.mau.fi/whatsmeow/proto/waLidMigrationSyncPayload"
 	"go.mau.fi/whatsmeow/types"
 )
 
@@ -123,4 +129,53 @@ func (s *Server) dmAddressing(ctx context.Context, attrs waBinary.Attrs, sender 
 		attrs["from"] = sender.pnDevice(senderDev)
 		attrs["sender_lid"] = sender.lidJID()
 	}
+}
+
+// MigrateToLID is the account's own phone telling its linked devices that
+// its chats moved to LID addressing (a LID_MIGRATION_MAPPING_SYNC protocol
+// message with every known PN→LID mapping and the migration time). From
+// then on whatsmeow sends DMs to LIDs on the wire. It returns the id of
+// the protocol message.
+func (s *Server) MigrateToLID(ctx context.Context, account string) (string, error) {
+	own, err := s.userFor(ctx, account)
+	if err != nil {
+		return "", err
+	}
+	devices := s.devicesOf(own)[1:]
+	if len(devices) == 0 {
+		return "", fmt.Errorf("%w: +%s", ErrNotLinked, own.phone)
+	}
+	payload := &waLidMigrationSyncPayload.LIDMigrationMappingSyncPayload{
+		ChatDbMigrationTimestamp: proto.Uint64(uint64(time.Now().Unix())),
+	}
+	s.mu.Lock()
+	for _, u := range s.users {
+		pn, err1 := strconv.ParseUint(u.phone, 10, 64)
+		lid, err2 := strconv.ParseUint(u.lid, 10, 64)
+		if err1 == nil && err2 == nil {
+			payload.PnToLidMappings = append(payload.PnToLidMappings, &waLidMigrationSyncPayload.LIDMigrationMapping{
+				Pn: proto.Uint64(pn), AssignedLid: proto.Uint64(lid),
+			})
+		}
+	}
+	s.mu.Unlock()
+	encoded, err := proto.Marshal(payload)
+	if err != nil {
+		return "", err
+	}
+	msg := &waE2E.Message{ProtocolMessage: &waE2E.ProtocolMessage{
+		Type:                           waE2E.ProtocolMessage_LID_MIGRATION_MAPPING_SYNC.Enum(),
+		LidMigrationMappingSyncMessage: &waE2E.LIDMigrationMappingSyncMessage{EncodedMappingPayload: encoded},
+	}}
+	id := "3EB0" + randomID(8)
+	for _, d := range devices {
+		enc, err := s.phoneEncrypt(ctx, own, d, msg)
+		if err != nil {
+			return "", err
+		}
+		s.deliver(ctx, d, waBinary.Node{Tag: "message", Attrs: waBinary.Attrs{
+			"from": own.jid(), "id": id, "t": time.Now().Unix(), "type": "protocol", "category": "peer",
+		}, Content: []waBinary.Node{enc}})
+	}
+	return id, nil
 }

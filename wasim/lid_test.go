@@ -90,7 +90,9 @@ func TestLIDDirectMessages(t *testing.T) {
 	if resp.Sender.Server != types.HiddenUserServer {
 		t.Fatalf("sent as %s, want the own LID", resp.Sender)
 	}
-	waitEvent(tc, m, func(r *events.Receipt) bool { return r.Type == types.ReceiptTypeDelivered && r.MessageIDs[0] == resp.ID })
+	waitEvent(tc, m, func(r *events.Receipt) bool {
+		return r.Type == types.ReceiptTypeDelivered && r.MessageIDs[0] == resp.ID
+	})
 	inbox, err := sim.Inbox("+" + contact)
 	if err != nil {
 		t.Fatal(err)
@@ -294,5 +296,44 @@ func TestPresenceAndBlocklist(t *testing.T) {
 	}
 	if _, err := tc.cli.SendMessage(ctx, cj, &waE2E.Message{Conversation: proto.String("after unblock")}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMigrateToLID(t *testing.T) {
+	t.Parallel()
+	sim := newSim(t, Options{})
+	tc := pair(t, sim, "+4915100000331")
+	ctx := context.Background()
+	pn := types.NewJID("4915100000332", types.DefaultUserServer)
+	// The contact exists (and has a LID) once it wrote.
+	m := tc.mark()
+	first, err := sim.Incoming(ctx, "+4915100000332", "+4915100000331", "hi", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(tc, m, func(e *events.Message) bool { return e.Info.ID == first })
+	before, err := tc.cli.SendMessage(ctx, pn, &waE2E.Message{Conversation: proto.String("by pn")})
+	if err != nil || before.Sender.Server != types.DefaultUserServer {
+		t.Fatalf("before migration: sent as %s, %v", before.Sender, err)
+	}
+
+	id, err := Remote(sim.Addr()).MigrateToLID(ctx, "+4915100000331")
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitEvent(tc, m, func(e *events.Message) bool { return e.Info.ID == id })
+	resp, err := tc.cli.SendMessage(ctx, pn, &waE2E.Message{Conversation: proto.String("by lid")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.Sender.Server != types.HiddenUserServer {
+		t.Fatalf("after migration: sent as %s, want the own LID", resp.Sender)
+	}
+	waitSim(t, sim, "the LID-addressed message", func() bool {
+		in, _ := sim.Inbox("+4915100000332")
+		return slices.ContainsFunc(in, func(e InboxMessage) bool { return e.ID == resp.ID && e.Text == "by lid" })
+	})
+	if n := sim.DecryptFailures(); n != 0 {
+		t.Fatalf("%d decrypt failures", n)
 	}
 }
