@@ -51,6 +51,9 @@ type IncomingSpec struct {
 	Selectable int      `json:"selectable,omitempty"`
 	QuotedID   string   `json:"quoted_id,omitempty"` // a reply to that message
 	Group      string   `json:"group,omitempty"`     // a group JID: the contact writes there
+	// FromLID: the contact writes from a LID-addressed chat, so the message
+	// arrives from its LID with sender_pn (whatsmeow: Sender=LID, SenderAlt=PN).
+	FromLID bool `json:"from_lid,omitempty"`
 }
 
 // ErrInvalidSpec is an IncomingSpec the simulator cannot act out; the
@@ -74,6 +77,7 @@ type wireAttrs struct {
 	msgType   string // text, media, reaction, poll
 	mediaType string // enc mediatype: image, ptt, …
 	edit      string // 1 = edit, 7 = revoke (of one's own message)
+	fromLID   bool   // a DM from the sender's LID (sender_pn) instead of its PN
 }
 
 var defaultMimetypes = map[string]string{
@@ -112,6 +116,7 @@ func (s *Server) Send(ctx context.Context, spec IncomingSpec) (string, error) {
 			return "", err
 		}
 	}
+	wire.fromLID = spec.FromLID
 	if err := s.phoneDeliver(ctx, sender, rcpt, id, chat, m, spec.PushName, &wire); err != nil {
 		return "", err
 	}

@@ -27,6 +27,13 @@ type Control interface {
 	Unlink(ctx context.Context, device types.JID) error
 	Kick(ctx context.Context, device types.JID) error
 	Inbox(ctx context.Context, phone string) ([]InboxMessage, error)
+	// SetProfile, SetPresence and SetChatState act out a contact's profile,
+	// online state and typing (profile.go, presence.go).
+	SetProfile(ctx context.Context, phone string, p Profile) error
+	SetPresence(ctx context.Context, phone string, available bool) error
+	SetChatState(ctx context.Context, contact, to, state string) error
+	// MigrateToLID flips an account's linked devices to LID-addressed DMs.
+	MigrateToLID(ctx context.Context, account string) (string, error)
 	// Addr is the host:port whatsmeow clients connect to.
 	Addr() string
 }
@@ -84,6 +91,10 @@ type controlRequest struct {
 	// Spec is the message of "send"; MessageID the id of "expire-media".
 	Spec      *IncomingSpec `json:"spec,omitempty"`
 	MessageID string        `json:"message_id,omitempty"`
+	// Profile of "set-profile"; Available of "set-presence"; State of "set-chat-state".
+	Profile   *Profile `json:"profile,omitempty"`
+	Available bool     `json:"available,omitempty"`
+	State     string   `json:"state,omitempty"`
 }
 
 type controlResponse struct {
@@ -164,6 +175,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 		msgs, err := c.Inbox(ctx, req.Phone)
 		return controlResponse{Messages: msgs}, err
 	})
+	socialControlRoutes(c, handle)
 	mux.HandleFunc("GET /_wasim/healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -121,7 +121,7 @@ func openDB(ctx context.Context, path string, log waLog.Logger) (*sql.DB, *sqlst
 	db.SetMaxOpenConns(1)
 	db.SetConnMaxIdleTime(0)
 	db.SetConnMaxLifetime(0)
-	if _, err := db.ExecContext(ctx, schema); err != nil {
+	if _, err := db.ExecContext(ctx, schema+socialSchema); err != nil {
 		db.Close()
 		return nil, nil, fmt.Errorf("wasim: create schema: %w", err)
 	}

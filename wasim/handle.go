@@ -91,6 +91,8 @@ func (c *conn) handleIQ(n *waBinary.Node) {
 		c.result(id, privacySettings())
 	case xmlns == "md" && first.Tag == "link_code_companion_reg":
 		go c.handleLinkCode(n, first)
+	case c.handleSocialIQ(id, xmlns, typ, n, first, dev):
+		// Profiles, business profiles, status text, blocklist (profile.go).
 	default:
 		// WhatsApp answers many queries the simulator does not model; an
 		// empty result keeps the client from waiting 75 s for each.
@@ -165,15 +167,11 @@ func (c *conn) handlePreKeyFetch(id string, key waBinary.Node) {
 }
 
 func (c *conn) handleUsync(id string, usync waBinary.Node) {
-	wantDevices, wantContact := false, false
+	queries := map[string]bool{}
 	for _, q := range kids(usync.GetChildByTag("query")) {
-		switch q.Tag {
-		case "devices":
-			wantDevices = true
-		case "contact":
-			wantContact = true
-		}
+		queries[q.Tag] = true
 	}
+	wantDevices, wantContact := queries["devices"], queries["contact"]
 	var out []waBinary.Node
 	for _, un := range kids(usync.GetChildByTag("list")) {
 		jid, hasJID := un.Attrs["jid"].(types.JID)
@@ -200,7 +198,12 @@ func (c *conn) handleUsync(id string, usync waBinary.Node) {
 		if jid.Server == types.LegacyUserServer {
 			jid.Server = types.DefaultUserServer
 		}
-		exists := jid.Server == types.DefaultUserServer && onWhatsApp(jid.User)
+		// A PN or a known LID (devices of LID JIDs echo the LID).
+		var u *user
+		if jid.Server == types.HiddenUserServer || jid.Server == types.DefaultUserServer && onWhatsApp(jid.User) {
+			u, _ = c.s.accountOf(c.ctx, jid)
+		}
+		exists := u != nil
 		var content []waBinary.Node
 		if wantContact {
 			typ := "out"
@@ -212,18 +215,18 @@ func (c *conn) handleUsync(id string, usync waBinary.Node) {
 		if wantDevices {
 			var devs []waBinary.Node
 			if exists {
-				u, err := c.s.userFor(c.ctx, jid.User)
-				if err == nil {
-					for _, d := range c.s.devicesOf(u) {
-						a := waBinary.Attrs{"id": int(d.Device)}
-						if d.Device != 0 {
-							a["key-index"] = int(d.Device)
-						}
-						devs = append(devs, waBinary.Node{Tag: "device", Attrs: a})
+				for _, d := range c.s.devicesOf(u) {
+					a := waBinary.Attrs{"id": int(d.Device)}
+					if d.Device != 0 {
+						a["key-index"] = int(d.Device)
 					}
+					devs = append(devs, waBinary.Node{Tag: "device", Attrs: a})
 				}
 			}
 			content = append(content, waBinary.Node{Tag: "devices", Content: []waBinary.Node{{Tag: "device-list", Content: devs}}})
+		}
+		if exists {
+			content = append(content, c.s.userInfoNodes(c.ctx, u, jid, queries)...)
 		}
 		out = append(out, waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: content})
 	}
@@ -243,7 +246,8 @@ func (c *conn) handlePresence(n *waBinary.Node) {
 		typ = "available"
 	}
 	name, _ := n.Attrs["name"].(string)
-	if _, subscribe := n.Attrs["to"]; subscribe && typ == "subscribe" {
+	if to, subscribe := n.Attrs["to"].(types.JID); subscribe && typ == "subscribe" {
+		c.subscribePresence(to)
 		return
 	}
 	c.s.record(func(o *observations) {

@@ -24,11 +24,11 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 		return
 	}
 	ack := waBinary.Attrs{"class": "message", "id": id, "from": to}
-	if to.Server != types.DefaultUserServer || !onWhatsApp(to.User) {
+	if code := s.dmRefusal(c.ctx, sender, to); code != "" {
 		s.record(func(o *observations) {
 			o.rejected = append(o.rejected, Rejected{Device: sender, ID: id, To: to.String()})
 		})
-		ack["error"] = "463"
+		ack["error"] = code
 		ack["t"] = time.Now().Unix()
 		_ = c.send(waBinary.Node{Tag: "ack", Attrs: ack})
 		return
@@ -67,14 +67,21 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 // routeEnc delivers one encrypted copy: to a phone, which decrypts it, or to
 // another linked device, which gets it as an incoming message.
 func (s *Server) routeEnc(ctx context.Context, sender, chat, dest types.JID, id, msgType string, t int64, enc waBinary.Node) {
+	dest = s.pnDevice(dest) // a LID-addressed device is the same device
+	if isUserJID(chat) && dest.User != sender.User && s.blocked(ctx, dest.User, sender.User) {
+		return // the recipient blocked the sender: WhatsApp drops it
+	}
 	if dest.Device != 0 {
 		attrs := waBinary.Attrs{"from": sender, "id": id, "t": t, "type": msgType}
-		if dest.User == sender.User {
+		u := s.lookupUser(sender.User)
+		if isUserJID(chat) && u != nil {
+			s.dmAddressing(ctx, attrs, u, sender.Device, chat, dest.User == sender.User)
+		} else if dest.User == sender.User {
 			// Another device of the sender's own account: a copy of what it sent.
 			attrs["from"] = sender
 			attrs["recipient"] = chat
 		}
-		if u := s.lookupUser(sender.User); u != nil && u.pushName != "" {
+		if u != nil && u.pushName != "" {
 			attrs["notify"] = u.pushName
 		}
 		s.deliver(ctx, dest, waBinary.Node{Tag: "message", Attrs: attrs, Content: []waBinary.Node{enc}})
@@ -318,6 +325,13 @@ func (s *Server) phoneDeliver(ctx context.Context, sender, rcpt *user, id string
 	if wire == nil {
 		wire = &wireAttrs{msgType: "text"}
 	}
+	if chat.Server != types.GroupServer && s.blocked(ctx, rcpt.phone, sender.phone) {
+		s.countBlockedDrop(rcpt.phone)
+		return nil // the account blocked the contact: WhatsApp drops it
+	}
+	if pushName == "" {
+		pushName = s.profilePushName(ctx, sender.phone)
+	}
 	t := time.Now().Unix()
 	var skmsg *waBinary.Node
 	dm := m
@@ -340,6 +354,13 @@ func (s *Server) phoneDeliver(ctx context.Context, sender, rcpt *user, id string
 			enc.Attrs["mediatype"] = wire.mediaType
 		}
 		attrs := waBinary.Attrs{"from": sender.jid(), "id": id, "t": t, "type": wire.msgType}
+		if chat.IsEmpty() {
+			dmChat := rcpt.jid()
+			if wire.fromLID {
+				dmChat = rcpt.lidJID()
+			}
+			s.dmAddressing(ctx, attrs, sender, 0, dmChat, false)
+		}
 		if wire.edit != "" {
 			attrs["edit"] = wire.edit
 		}

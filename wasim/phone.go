@@ -26,6 +26,8 @@ var serializer = store.SignalProtobufSerializer
 // bundleNode answers a prekey fetch for one device: a phone's bundle comes
 // from its Signal store, a linked device's from what it uploaded.
 func (s *Server) bundleNode(ctx context.Context, jid types.JID) (waBinary.Node, error) {
+	asked := jid // the answer echoes the JID asked for (PN or LID)
+	jid = s.pnDevice(jid)
 	if jid.Server != types.DefaultUserServer || !onWhatsApp(jid.User) {
 		return waBinary.Node{}, ErrNotOnWhatsApp
 	}
@@ -82,7 +84,7 @@ func (s *Server) bundleNode(ctx context.Context, jid types.JID) (waBinary.Node, 
 			{Tag: "value", Content: keyPub},
 		}})
 	}
-	return waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": jid}, Content: content}, nil
+	return waBinary.Node{Tag: "user", Attrs: waBinary.Attrs{"jid": asked}, Content: content}, nil
 }
 
 // phoneDecrypt is the account's phone decrypting a pkmsg or msg that sender

@@ -76,7 +76,7 @@ func (s *Server) PhoneSend(ctx context.Context, account, to, text string) (strin
 			return "", err
 		}
 		s.deliver(ctx, d, waBinary.Node{Tag: "message", Attrs: waBinary.Attrs{
-			"from": own.jid(), "recipient": contact.jid(), "id": id, "t": now.Unix(), "type": "text",
+			"from": own.jid(), "recipient": contact.jid(), "peer_recipient_lid": contact.lidJID(), "id": id, "t": now.Unix(), "type": "text",
 		}, Content: []waBinary.Node{enc}})
 	}
 	s.recordInbox(ctx, contact, InboxMessage{ID: id, From: "+" + own.phone, Text: text, ReceivedAt: now})

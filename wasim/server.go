@@ -85,7 +85,8 @@ type Server struct {
 	flushMu        sync.Mutex
 	changed        chan struct{}
 	mediaDir       string
-	mediaTemp      bool // mediaDir is ours to remove
+	mediaTemp      bool   // mediaDir is ours to remove
+	soc            social // LID index, presence, blocking (presence.go)
 }
 
 // New opens the simulator's state and starts serving on loopback. It also
@@ -138,6 +139,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	mux.HandleFunc("/ws/chat", s.serveWS)
 	s.controlRoutes(mux)
 	s.mediaRoutes(mux)
+	s.profileRoutes(mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {
