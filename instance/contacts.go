@@ -141,12 +141,20 @@ func (m *Manager) Contact(ctx context.Context, idOrName, who string) (*Contact, 
 	if pic, err := cli.GetProfilePictureInfo(ctx, jid, &whatsmeow.GetProfilePictureParams{}); err == nil && pic != nil {
 		c.PictureURL = pic.URL
 	}
-	if c.Business != nil {
-		if bp, err := cli.GetBusinessProfile(ctx, jid); err == nil && bp != nil {
-			c.Business.Address, c.Business.Email = bp.Address, bp.Email
-			c.Business.Website = bp.ProfileOptions["website"]
-			for _, cat := range bp.Categories {
-				c.Business.Categories = append(c.Business.Categories, cat.Name)
+	// Only business accounts have a business profile (others get 404).
+	if bp, err := cli.GetBusinessProfile(ctx, jid); err == nil && bp != nil {
+		if c.Business == nil {
+			c.Business = &BusinessProfile{}
+		}
+		c.Business.Address, c.Business.Email = bp.Address, bp.Email
+		c.Business.Website = bp.ProfileOptions["website"]
+		for _, cat := range bp.Categories {
+			c.Business.Categories = append(c.Business.Categories, cat.Name)
+		}
+		if c.Business.Name == "" && c.Phone != "" {
+			// The verified name comes with the number check.
+			if res, err := cli.IsOnWhatsApp(ctx, []string{c.Phone}); err == nil && len(res) == 1 && res[0].VerifiedName != nil {
+				c.Business.Name = res[0].VerifiedName.Details.GetVerifiedName()
 			}
 		}
 	}
