@@ -27,6 +27,8 @@ type Control interface {
 	Unlink(ctx context.Context, device types.JID) error
 	Kick(ctx context.Context, device types.JID) error
 	Inbox(ctx context.Context, phone string) ([]InboxMessage, error)
+	// CreateGroup is a contact creating a group (group_control.go).
+	CreateGroup(ctx context.Context, spec GroupSpec) (types.JID, error)
 	// Addr is the host:port whatsmeow clients connect to.
 	Addr() string
 }
@@ -70,6 +72,9 @@ var controlErrors = map[string]error{
 	"bad_phone_number": ErrBadPhoneNumber,
 	"unknown_message":  ErrUnknownMessage,
 	"invalid_message":  ErrInvalidSpec,
+	"group_not_found":  ErrGroupNotFound,
+	"not_in_group":     ErrNotInGroup,
+	"not_group_admin":  ErrNotGroupAdmin,
 }
 
 type controlRequest struct {
@@ -84,6 +89,7 @@ type controlRequest struct {
 	// Spec is the message of "send"; MessageID the id of "expire-media".
 	Spec      *IncomingSpec `json:"spec,omitempty"`
 	MessageID string        `json:"message_id,omitempty"`
+	Group     *GroupSpec    `json:"group,omitempty"`
 }
 
 type controlResponse struct {
@@ -164,6 +170,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 		msgs, err := c.Inbox(ctx, req.Phone)
 		return controlResponse{Messages: msgs}, err
 	})
+	groupControlRoutes(c, handle)
 	mux.HandleFunc("GET /_wasim/healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -23,6 +23,10 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 	if sender.IsEmpty() || id == "" {
 		return
 	}
+	if to.Server == types.GroupServer {
+		c.handleGroupMessage(n)
+		return
+	}
 	ack := waBinary.Attrs{"class": "message", "id": id, "from": to}
 	if to.Server != types.DefaultUserServer || !onWhatsApp(to.User) {
 		s.record(func(o *observations) {
@@ -67,6 +71,9 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 // routeEnc delivers one encrypted copy: to a phone, which decrypts it, or to
 // another linked device, which gets it as an incoming message.
 func (s *Server) routeEnc(ctx context.Context, sender, chat, dest types.JID, id, msgType string, t int64, enc waBinary.Node) {
+	if s.simDeviceTake(ctx, sender, dest, enc) {
+		return
+	}
 	if dest.Device != 0 {
 		attrs := waBinary.Attrs{"from": sender, "id": id, "t": t, "type": msgType}
 		if dest.User == sender.User {
@@ -190,6 +197,9 @@ func (c *conn) handleReceipt(n *waBinary.Node) {
 		}
 		s.deliverToAccount(c.ctx, to.User, waBinary.Node{Tag: "receipt", Attrs: attrs})
 	}
+	if to.Server == types.GroupServer && typ != "sender" && typ != "retry" {
+		s.forwardGroupReceipt(c.ctx, dev, to, participant, id, typ)
+	}
 }
 
 // deliverToAccount sends a node to every linked device of an account.
@@ -311,6 +321,9 @@ func (s *Server) sendFromPhone(ctx context.Context, from, to string, chat types.
 // phoneDeliver is sendFromPhone with the id chosen and extra attributes of
 // the message node (type, edit) and of the enc nodes (mediatype).
 func (s *Server) phoneDeliver(ctx context.Context, sender, rcpt *user, id string, chat types.JID, m *waE2E.Message, pushName string, wire *wireAttrs) error {
+	if g := s.group(chat); g != nil {
+		return s.phoneDeliverGroup(ctx, sender, g, id, m, pushName, wire)
+	}
 	devices := s.devicesOf(rcpt)[1:]
 	if len(devices) == 0 {
 		return fmt.Errorf("%w: +%s", ErrNotLinked, rcpt.phone)
