@@ -49,7 +49,7 @@ func (c *conn) handleGroupIQ(id, typ string, n *waBinary.Node, first waBinary.No
 			}
 		}
 		c.result(id, node)
-	case first.Tag == "query" && to.Server == types.GroupServer:
+	case first.Tag == "query" && to.Server == types.GroupServer && to.User != "":
 		g := s.group(to)
 		if g == nil {
 			fail(ErrGroupNotFound)
@@ -111,7 +111,7 @@ func (c *conn) handleGroupIQ(id, typ string, n *waBinary.Node, first waBinary.No
 			return
 		}
 		c.result(id)
-	case first.Tag == "invite" && to.Server == types.GroupServer:
+	case first.Tag == "invite" && to.Server == types.GroupServer && to.User != "":
 		code, err := s.groupInvite(ctx, to, actor, typ == "set")
 		if err != nil {
 			fail(err)
