@@ -149,11 +149,23 @@ func TestGroupLifecycle(t *testing.T) {
 	if ev.Sender == nil || ev.Sender.User != a {
 		t.Fatalf("GroupInfo sender %v, want +%s", ev.Sender, a)
 	}
+	// Until now the client's participant hash matched the server's; a
+	// device the client does not know yet makes the server answer with
+	// its own (the client then drops its cached group).
+	if n := sim.PhashMismatches(); n != 0 {
+		t.Fatalf("%d phash mismatches with an up-to-date member list", n)
+	}
+	if _, err := sim.AddContactDevice(ctx, "+"+b); err != nil {
+		t.Fatal(err)
+	}
 	resp, err = tc.cli.SendMessage(ctx, gid, &waE2E.Message{Conversation: proto.String("welcome e")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	groupInbox(t, sim, e, resp.ID, gid)
+	if n := sim.PhashMismatches(); n != 1 {
+		t.Fatalf("%d phash mismatches after a new device, want 1", n)
+	}
 
 	// A contact writes into the group: Chat is the group, Sender and
 	// SenderAlt the contact's PN and LID.
