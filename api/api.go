@@ -140,6 +140,7 @@ func (h *handler) routes() []route {
 		{"POST", "/v1/sandbox/instances/{name}/kick", adminOnly, h.sandboxKick},
 		{"GET", "/v1/sandbox/contacts/{phone}/inbox", adminOnly, h.sandboxInbox},
 		{"POST", "/v1/sandbox/media/expire", adminOnly, h.sandboxExpireMedia},
+		{"POST", "/v1/sandbox/groups", adminOnly, h.sandboxCreateGroup},
 	}
 }
 

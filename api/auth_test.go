@@ -71,6 +71,7 @@ var routes = []struct {
 	{"POST", "/v1/sandbox/instances/{name}/kick", admin, nil},
 	{"GET", "/v1/sandbox/contacts/{phone}/inbox", admin, nil},
 	{"POST", "/v1/sandbox/media/expire", admin, map[string]any{"instance": ""}},
+	{"POST", "/v1/sandbox/groups", admin, map[string]any{"owner": ""}},
 }
 
 func fill(path, name string) string {

@@ -96,7 +96,7 @@ func (s *Server) Send(ctx context.Context, spec IncomingSpec) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	rcpt, err := s.userFor(ctx, spec.To)
+	rcpt, err := s.specRecipient(ctx, sender, spec)
 	if err != nil {
 		return "", err
 	}

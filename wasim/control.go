@@ -34,6 +34,8 @@ type Control interface {
 	SetChatState(ctx context.Context, contact, to, state string) error
 	// MigrateToLID flips an account's linked devices to LID-addressed DMs.
 	MigrateToLID(ctx context.Context, account string) (string, error)
+	// CreateGroup is a contact creating a group (group_control.go).
+	CreateGroup(ctx context.Context, spec GroupSpec) (types.JID, error)
 	// Addr is the host:port whatsmeow clients connect to.
 	Addr() string
 }
@@ -77,6 +79,9 @@ var controlErrors = map[string]error{
 	"bad_phone_number": ErrBadPhoneNumber,
 	"unknown_message":  ErrUnknownMessage,
 	"invalid_message":  ErrInvalidSpec,
+	"group_not_found":  ErrGroupNotFound,
+	"not_in_group":     ErrNotInGroup,
+	"not_group_admin":  ErrNotGroupAdmin,
 }
 
 type controlRequest struct {
@@ -92,9 +97,10 @@ type controlRequest struct {
 	Spec      *IncomingSpec `json:"spec,omitempty"`
 	MessageID string        `json:"message_id,omitempty"`
 	// Profile of "set-profile"; Available of "set-presence"; State of "set-chat-state".
-	Profile   *Profile `json:"profile,omitempty"`
-	Available bool     `json:"available,omitempty"`
-	State     string   `json:"state,omitempty"`
+	Profile   *Profile   `json:"profile,omitempty"`
+	Available bool       `json:"available,omitempty"`
+	State     string     `json:"state,omitempty"`
+	Group     *GroupSpec `json:"group,omitempty"`
 }
 
 type controlResponse struct {
@@ -176,6 +182,7 @@ func (s *Server) controlRoutes(mux *http.ServeMux) {
 		return controlResponse{Messages: msgs}, err
 	})
 	socialControlRoutes(c, handle)
+	groupControlRoutes(c, handle)
 	mux.HandleFunc("GET /_wasim/healthz", func(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
 	})

@@ -87,6 +87,8 @@ func (c *conn) handleIQ(n *waBinary.Node) {
 		c.result(id)
 	case xmlns == "w:m" && first.Tag == "media_conn":
 		c.result(id, c.s.mediaConnNode())
+	case xmlns == "w:g2":
+		c.handleGroupIQ(id, typ, n, first)
 	case xmlns == "privacy" && typ == "get":
 		c.result(id, privacySettings())
 	case xmlns == "md" && first.Tag == "link_code_companion_reg":
@@ -215,7 +217,7 @@ func (c *conn) handleUsync(id string, usync waBinary.Node) {
 		if wantDevices {
 			var devs []waBinary.Node
 			if exists {
-				for _, d := range c.s.devicesOf(u) {
+				for _, d := range c.s.allDevicesOf(u) {
 					a := waBinary.Attrs{"id": int(d.Device)}
 					if d.Device != 0 {
 						a["key-index"] = int(d.Device)

@@ -120,19 +120,21 @@ type (
 )
 
 type observations struct {
-	presences       []Presence
-	chatStates      []ChatState
-	receipts        []SentReceipt
-	callRejects     []CallReject
-	rejected        []Rejected
-	duplicates      map[string]int // "account/id" → resends
-	decryptFailures int
-	mediaFailures   []MediaFailure
-	uploadsRefused  int
-	mediaRetries    int
-	logins          map[string]int // device JID → successful logins
-	loginAttempts   map[string]int // device JID → logins tried, failed ones included
-	refused         int            // websocket connections refused (RefuseConnections)
+	presences         []Presence
+	chatStates        []ChatState
+	receipts          []SentReceipt
+	callRejects       []CallReject
+	rejected          []Rejected
+	duplicates        map[string]int // "account/id" → resends
+	decryptFailures   int
+	mediaFailures     []MediaFailure
+	uploadsRefused    int
+	mediaRetries      int
+	logins            map[string]int // device JID → successful logins
+	loginAttempts     map[string]int // device JID → logins tried, failed ones included
+	refused           int            // websocket connections refused (RefuseConnections)
+	phashMismatches   int            // group messages sent with a stale phash
+	simDeviceMessages map[string]int // contacts' extra devices: messages decrypted
 }
 
 func (s *Server) record(f func(*observations)) {

@@ -23,6 +23,10 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 	if sender.IsEmpty() || id == "" {
 		return
 	}
+	if to.Server == types.GroupServer {
+		c.handleGroupMessage(n)
+		return
+	}
 	ack := waBinary.Attrs{"class": "message", "id": id, "from": to}
 	if code := s.dmRefusal(c.ctx, sender, to); code != "" {
 		s.record(func(o *observations) {
@@ -70,6 +74,9 @@ func (s *Server) routeEnc(ctx context.Context, sender, chat, dest types.JID, id,
 	dest = s.pnDevice(dest) // a LID-addressed device is the same device
 	if isUserJID(chat) && dest.User != sender.User && s.blocked(ctx, dest.User, sender.User) {
 		return // the recipient blocked the sender: WhatsApp drops it
+	}
+	if s.simDeviceTake(ctx, sender, dest, enc) {
+		return
 	}
 	if dest.Device != 0 {
 		attrs := waBinary.Attrs{"from": sender, "id": id, "t": t, "type": msgType}
@@ -197,6 +204,9 @@ func (c *conn) handleReceipt(n *waBinary.Node) {
 		}
 		s.deliverToAccount(c.ctx, to.User, waBinary.Node{Tag: "receipt", Attrs: attrs})
 	}
+	if to.Server == types.GroupServer && typ != "sender" && typ != "retry" {
+		s.forwardGroupReceipt(c.ctx, dev, to, participant, id, typ)
+	}
 }
 
 // deliverToAccount sends a node to every linked device of an account.
@@ -318,6 +328,9 @@ func (s *Server) sendFromPhone(ctx context.Context, from, to string, chat types.
 // phoneDeliver is sendFromPhone with the id chosen and extra attributes of
 // the message node (type, edit) and of the enc nodes (mediatype).
 func (s *Server) phoneDeliver(ctx context.Context, sender, rcpt *user, id string, chat types.JID, m *waE2E.Message, pushName string, wire *wireAttrs) error {
+	if g := s.group(chat); g != nil {
+		return s.phoneDeliverGroup(ctx, sender, g, id, m, pushName, wire)
+	}
 	devices := s.devicesOf(rcpt)[1:]
 	if len(devices) == 0 {
 		return fmt.Errorf("%w: +%s", ErrNotLinked, rcpt.phone)

@@ -31,6 +31,9 @@ func (s *Server) bundleNode(ctx context.Context, jid types.JID) (waBinary.Node, 
 	if jid.Server != types.DefaultUserServer || !onWhatsApp(jid.User) {
 		return waBinary.Node{}, ErrNotOnWhatsApp
 	}
+	if n, ok, err := s.simDeviceBundle(ctx, jid); ok {
+		return n, err
+	}
 	var regID, skeyID, keyID uint32
 	var ident, skeyPub, skeySig, keyPub []byte
 	if jid.Device == 0 {

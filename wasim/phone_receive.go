@@ -23,6 +23,12 @@ import (
 // sent it: edits and revokes change the entry they target, media is
 // downloaded and verified, everything else becomes an inbox entry.
 func (s *Server) phoneReceive(ctx context.Context, u *user, sender types.JID, id string, m *waE2E.Message) {
+	s.phoneTake(ctx, u, sender, types.EmptyJID, id, m)
+}
+
+// phoneTake is phoneReceive of a message in a chat: a group, or a DM
+// (group empty).
+func (s *Server) phoneTake(ctx context.Context, u *user, sender, group types.JID, id string, m *waE2E.Message) {
 	from := "+" + sender.User
 	if dsm := m.GetDeviceSentMessage(); dsm != nil {
 		// The account's own phone sees what its linked device sent; it
@@ -45,6 +51,9 @@ func (s *Server) phoneReceive(ctx context.Context, u *user, sender types.JID, id
 		return
 	}
 	in := InboxMessage{ID: id, From: from, Text: textOf(m), ReceivedAt: time.Now()}
+	if !group.IsEmpty() {
+		in.Group = group.String()
+	}
 	if err := s.describe(ctx, u, sender, id, m, &in, true); err != nil {
 		s.log.Warn("wasim: phone cannot take media", "phone", u.phone, "id", id, "err", err)
 		s.record(func(o *observations) {
@@ -54,7 +63,11 @@ func (s *Server) phoneReceive(ctx context.Context, u *user, sender types.JID, id
 		return
 	}
 	if s.recordInbox(ctx, u, in) {
-		s.scheduleReceipts(u, sender.ToNonAD(), id)
+		if group.IsEmpty() {
+			s.scheduleReceipts(u, sender.ToNonAD(), id)
+		} else {
+			s.scheduleGroupReceipts(u, group, sender.ToNonAD(), id)
+		}
 	}
 }
 

@@ -87,6 +87,8 @@ type Server struct {
 	mediaDir       string
 	mediaTemp      bool   // mediaDir is ours to remove
 	soc            social // LID index, presence, blocking (presence.go)
+	groups         groupStore
+	simDevs        simDevices
 }
 
 // New opens the simulator's state and starts serving on loopback. It also
@@ -110,7 +112,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		codePairs:      make(map[string]*conn),
 		changed:        make(chan struct{}),
 		offlinePending: map[string]bool{},
-		obs:            observations{duplicates: map[string]int{}, logins: map[string]int{}, loginAttempts: map[string]int{}},
+		obs:            observations{duplicates: map[string]int{}, logins: map[string]int{}, loginAttempts: map[string]int{}, simDeviceMessages: map[string]int{}},
 	}
 	var err error
 	if s.cert, err = certChain(s.static); err != nil {
@@ -121,6 +123,10 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 		return nil, err
 	}
 	if err := s.load(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	if err := s.loadGroups(ctx); err != nil {
 		s.db.Close()
 		return nil, err
 	}
