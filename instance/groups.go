@@ -93,11 +93,7 @@ func parseMembers(field string, in []string, maxN int) ([]types.JID, error) {
 
 // groupView is the API's view of a group.
 func (m *Manager) groupView(ctx context.Context, cli *whatsmeow.Client, g *types.GroupInfo) *event.Group {
-	v := &event.Group{JID: g.JID.String(), Subject: g.Name, Description: g.Topic, Announce: g.IsAnnounce, Locked: g.IsLocked,
-		Count: len(g.Participants)}
-	if g.ParticipantCount > v.Count {
-		v.Count = g.ParticipantCount
-	}
+	v := &event.Group{JID: g.JID.String(), Subject: g.Name, Description: g.Topic, Announce: g.IsAnnounce, Locked: g.IsLocked}
 	if !g.GroupCreated.IsZero() {
 		t := g.GroupCreated.UTC()
 		v.CreatedAt = &t
@@ -107,7 +103,12 @@ func (m *Manager) groupView(ctx context.Context, cli *whatsmeow.Client, g *types
 		v.Owner = &o
 	}
 	own, ownLID := cli.Store.GetJID().ToNonAD(), cli.Store.GetLID().ToNonAD()
+	v.Count = 0
 	for _, p := range g.Participants {
+		if p.Error != 0 {
+			continue // a create's refusal, not a member
+		}
+		v.Count++
 		alt := p.PhoneNumber
 		if p.JID.Server == types.DefaultUserServer {
 			alt = p.LID
@@ -117,6 +118,9 @@ func (m *Manager) groupView(ctx context.Context, cli *whatsmeow.Client, g *types
 		if (p.JID.ToNonAD() == own || p.JID.ToNonAD() == ownLID) && gp.Admin {
 			v.IsAdmin = true
 		}
+	}
+	if len(g.Participants) == 0 {
+		v.Count = g.ParticipantCount
 	}
 	return v
 }
