@@ -1,8 +1,16 @@
 package api_test
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
 	"errors"
+	"image"
+	"image/color"
+	"image/png"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -182,6 +190,77 @@ func TestConsoleBrowser(t *testing.T) {
 	wait("the message read", `[...document.querySelectorAll('#messages tbody tr')].some(tr => tr.textContent.includes('hello from the console') && tr.querySelector('td.status').textContent.startsWith('read'))`)
 	shot(t, ctx, shots, "messages")
 
+	// An image uploaded from the form (multipart, with the session's CSRF
+	// header) reaches the contact's phone intact and shows as a thumbnail
+	// served by the media route; revoked, the row says so.
+	pic := testPNG(t, 40, 30)
+	picPath := filepath.Join(t.TempDir(), "door.png")
+	if err := os.WriteFile(picPath, pic, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(picPath+".txt", []byte("a note"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	do("send an image", chromedp.SetValue(css("#send-to"), "+15550002001"), chromedp.SetValue(css("#send-text"), "front door"),
+		chromedp.SetUploadFiles(css("#send-file"), []string{picPath}), submit("#send-form"))
+	const sentImage = `[...document.querySelectorAll('#messages tbody tr')].find(tr => { const i = tr.querySelector('img.thumb');
+		return i && i.complete && i.naturalWidth === 40 && tr.textContent.includes('front door') && /^(sent|delivered|read)/.test(tr.querySelector('td.status').textContent) })`
+	wait("the image's thumbnail", sentImage)
+	wait("the file input cleared", `document.querySelector('#send-file').files.length === 0`)
+	imgID, err := chromedp.Run(ctx, chromedp.Evaluate[string](sentImage+`.dataset.id`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(pic)
+	var inbox struct {
+		Messages []struct{ ID, Type, SHA256, Caption string }
+	}
+	if err := json.Unmarshal(e.call("GET", "/v1/sandbox/contacts/+15550002001/inbox", adminKey, nil).body, &inbox); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, m := range inbox.Messages {
+		if m.ID == imgID {
+			found = m.Type == "image" && m.SHA256 == hex.EncodeToString(sum[:]) && m.Caption == "front door"
+			if !found {
+				t.Errorf("the contact received %+v", m)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("the image %s is not in the contact's inbox: %+v", imgID, inbox.Messages)
+	}
+	shot(t, ctx, shots, "messages-image")
+	wantStatus(t, e.call("DELETE", "/v1/instances/alpha/messages/"+imgID+"?for_everyone=true", adminKey, nil), http.StatusOK)
+	wait("the revoked mark", `document.querySelector('#messages tr.revoked[data-id="`+imgID+`"] .mark-revoked')`)
+
+	// A contact's image shows too (downloaded through the media route), a
+	// location and a poll with its votes.
+	wantStatus(t, e.call("POST", "/v1/sandbox/instances/alpha/incoming", adminKey, map[string]any{
+		"from": "+15550002004", "type": "image", "base64": base64.StdEncoding.EncodeToString(testPNG(t, 24, 18)), "caption": "from a contact"}), http.StatusAccepted)
+	wantStatus(t, e.call("POST", "/v1/instances/alpha/messages", adminKey, map[string]any{
+		"to": "+15550002001", "type": "location", "latitude": 52.5163, "longitude": 13.3777, "name": "Brandenburg Gate"}), http.StatusAccepted)
+	wantStatus(t, e.call("POST", "/v1/instances/alpha/messages", adminKey, map[string]any{
+		"to": "+15550002001", "type": "poll", "question": "Pizza?", "options": []string{"Margherita", "Funghi"}}), http.StatusAccepted)
+	wait("the contact's image", `[...document.querySelectorAll('#messages tbody tr')].some(tr => { const i = tr.querySelector('img.thumb');
+		return i && i.complete && i.naturalWidth === 24 && tr.textContent.includes('from a contact') })`)
+	wait("the location", `[...document.querySelectorAll('#messages .loc')].some(l => l.textContent.includes('Brandenburg Gate (52.51630, 13.37770)'))`)
+	wait("the poll", `[...document.querySelectorAll('#messages .poll')].some(p => p.textContent.includes('Pizza?') && p.querySelectorAll('.votes').length === 2)`)
+	shot(t, ctx, shots, "messages-rich")
+	// Choosing an audio file offers the voice-note checkbox; a document does not.
+	oggPath := filepath.Join(t.TempDir(), "note.ogg")
+	if err := os.WriteFile(oggPath, []byte("OggS"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	pttShown := `!document.querySelector('#send-ptt').closest('.field').hidden && getComputedStyle(document.querySelector('#send-ptt')).display !== 'none'`
+	if shown, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](pttShown)); shown {
+		t.Error("the voice-note checkbox shows without an audio file")
+	}
+	do("choose an audio file", chromedp.SetUploadFiles(css("#send-file"), []string{oggPath}))
+	wait("the voice-note checkbox", pttShown)
+	do("choose a document", chromedp.SetUploadFiles(css("#send-file"), []string{picPath + ".txt"}))
+	wait("no voice-note checkbox", "!("+pttShown+")")
+
 	// An invalid setting: the server's field error shows next to the field.
 	do("open alpha's settings", chromedp.Navigate(e.srv.URL+"/#/i/alpha/settings"), chromedp.WaitVisible(css("#set-send_delay_ms")))
 	do("set a bad delay", chromedp.SetValue(css("#set-send_delay_ms"), "-5"), submit("#settings-form"))
@@ -321,4 +400,20 @@ func shot(t *testing.T, ctx context.Context, dir, name string) {
 	if err := os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644); err != nil {
 		t.Errorf("screenshot %s: %v", name, err)
 	}
+}
+
+// testPNG is a real PNG image of w×h pixels.
+func testPNG(t *testing.T, w, h int) []byte {
+	t.Helper()
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
+	for x := range w {
+		for y := range h {
+			img.Set(x, y, color.RGBA{uint8(x * 6), uint8(y * 8), 0x60, 0xff})
+		}
+	}
+	var b bytes.Buffer
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
 }

@@ -26,7 +26,8 @@ import (
 )
 
 // DefaultTimeout bounds each request of a Client made without
-// WithHTTPClient. The event stream is not bounded by it.
+// WithHTTPClient. The event stream, SendFile and Media are not bounded by
+// it (only by their context).
 const DefaultTimeout = 30 * time.Second
 
 // maxBody bounds the answers the client reads into memory.
@@ -38,7 +39,7 @@ type Client struct {
 	base   string
 	auth   []string // the Authorization header's value, shared read-only by every request
 	hc     *http.Client
-	stream *http.Client // hc without its timeout, for the event stream
+	stream *http.Client // hc without its timeout, for the event stream and files
 }
 
 // Option configures a Client.
@@ -80,6 +81,11 @@ type call struct {
 	idemKey      string // Idempotency-Key header
 	raw          bool   // return the answer's bytes
 	header       *http.Header
+	body         io.Reader // sent as it is, with contentType, when in is nil
+	contentType  string
+	// long calls (an upload, a file download) go through the client
+	// without a timeout: they are bounded by their context only.
+	long bool
 }
 
 // bufs holds the buffers answers are read into.
@@ -88,33 +94,9 @@ var bufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 // do performs a call. A non-2xx answer is an *Error; a transport failure is
 // returned wrapped, with the context's error when that is the cause.
 func (c *Client) do(ctx context.Context, k call) ([]byte, error) {
-	var body io.Reader
-	if k.in != nil {
-		b, err := json.Marshal(k.in)
-		if err != nil {
-			return nil, fmt.Errorf("%s %s: encoding the body: %w", k.method, k.path, err)
-		}
-		body = bytes.NewReader(b)
-	}
-	req, err := http.NewRequestWithContext(ctx, k.method, c.base+k.path, body)
+	resp, err := c.roundTrip(ctx, k)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", k.method, k.path, err)
-	}
-	if c.auth != nil {
-		req.Header["Authorization"] = c.auth
-	}
-	if k.in != nil {
-		req.Header["Content-Type"] = jsonContentType
-	}
-	if k.idemKey != "" {
-		req.Header["Idempotency-Key"] = []string{k.idemKey}
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, fmt.Errorf("%s %s: %w", k.method, k.path, err)
+		return nil, err
 	}
 	defer resp.Body.Close()
 	buf := bufs.Get().(*bytes.Buffer)
@@ -141,6 +123,46 @@ func (c *Client) do(ctx context.Context, k call) ([]byte, error) {
 		return bytes.Clone(buf.Bytes()), nil
 	}
 	return nil, nil
+}
+
+// roundTrip sends the call's request and returns the answer unread.
+func (c *Client) roundTrip(ctx context.Context, k call) (*http.Response, error) {
+	body := k.body
+	if k.in != nil {
+		b, err := json.Marshal(k.in)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: encoding the body: %w", k.method, k.path, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, k.method, c.base+k.path, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", k.method, k.path, err)
+	}
+	if c.auth != nil {
+		req.Header["Authorization"] = c.auth
+	}
+	switch {
+	case k.in != nil:
+		req.Header["Content-Type"] = jsonContentType
+	case k.body != nil:
+		req.Header.Set("Content-Type", k.contentType)
+	}
+	if k.idemKey != "" {
+		req.Header["Idempotency-Key"] = []string{k.idemKey}
+	}
+	hc := c.hc
+	if k.long {
+		hc = c.stream
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, fmt.Errorf("%s %s: %w", k.method, k.path, err)
+	}
+	return resp, nil
 }
 
 // Do sends a request with the client's key and returns the answer's body

@@ -6,16 +6,54 @@ import (
 	"net/url"
 )
 
-// SendRequest is the body of POST …/messages.
+// SendRequest is the body of POST …/messages: the common fields, then the
+// fields of each type (design.md "Messages"). Unset fields are not sent.
 type SendRequest struct {
-	To      string `json:"to"`
-	Type    string `json:"type,omitempty"` // default text
-	Text    string `json:"text,omitempty"`
-	ReplyTo string `json:"reply_to,omitempty"`
-	SendAt  string `json:"send_at,omitempty"` // RFC 3339
+	To       string   `json:"to"`
+	Type     string   `json:"type,omitempty"` // default text; see the Msg* constants
+	Text     string   `json:"text,omitempty"`
+	ReplyTo  string   `json:"reply_to,omitempty"`
+	SendAt   string   `json:"send_at,omitempty"`  // RFC 3339
+	Mentions []string `json:"mentions,omitempty"` // +E164 or JIDs
+
+	// image, video, audio, document, sticker: one of URL or Base64 (or the
+	// file of SendFile).
+	URL      string `json:"url,omitempty"`
+	Base64   string `json:"base64,omitempty"`
+	Mimetype string `json:"mimetype,omitempty"` // else sniffed
+	Caption  string `json:"caption,omitempty"`  // image, video, document
+	FileName string `json:"file_name,omitempty"`
+	PTT      bool   `json:"ptt,omitempty"`       // audio as a voice note (Ogg/Opus, mono)
+	ViewOnce bool   `json:"view_once,omitempty"` // image, video
+
+	// location
+	Latitude  *float64 `json:"latitude,omitempty"`
+	Longitude *float64 `json:"longitude,omitempty"`
+	Name      string   `json:"name,omitempty"`
+	Address   string   `json:"address,omitempty"`
+
+	// contact: Contacts (1–10) or VCard
+	Contacts []SendContact `json:"contacts,omitempty"`
+	VCard    string        `json:"vcard,omitempty"`
+
+	// reaction: Emoji "" (not nil) removes the reaction.
+	MessageID string  `json:"message_id,omitempty"`
+	Emoji     *string `json:"emoji,omitempty"`
+
+	// poll
+	Question   string   `json:"question,omitempty"`
+	Options    []string `json:"options,omitempty"`    // 2–12 distinct
+	Selectable int      `json:"selectable,omitempty"` // default 1
+
 	// IdempotencyKey, if set, is sent as the Idempotency-Key header: a
 	// retried POST with the same key returns the first message.
 	IdempotencyKey string `json:"-"`
+}
+
+// SendContact is one card of a contact message.
+type SendContact struct {
+	Name  string `json:"name"`
+	Phone string `json:"phone"`
 }
 
 type messageBody struct {
@@ -24,10 +62,16 @@ type messageBody struct {
 
 // Send queues a message and returns it (status queued).
 func (c *Client) Send(ctx context.Context, name string, r SendRequest) (*Message, error) {
+	return c.postMessage(ctx, call{method: http.MethodPost, path: instancePath(name, "/messages"), in: &r, idemKey: r.IdempotencyKey})
+}
+
+// postMessage performs a POST …/messages call and returns the message,
+// marked Replayed when the server had seen its Idempotency-Key.
+func (c *Client) postMessage(ctx context.Context, k call) (*Message, error) {
 	var out messageBody
 	var hdr http.Header
-	k := call{method: http.MethodPost, path: instancePath(name, "/messages"), in: &r, out: &out, idemKey: r.IdempotencyKey}
-	if r.IdempotencyKey != "" {
+	k.out = &out
+	if k.idemKey != "" {
 		k.header = &hdr
 	}
 	if _, err := c.do(ctx, k); err != nil {

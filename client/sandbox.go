@@ -76,12 +76,29 @@ func (c *Client) SandboxKick(ctx context.Context, name string) error {
 	return err
 }
 
-// InboxMessage is a message a simulated contact received.
+// InboxMessage is a message a simulated contact received, as the contact's
+// phone decoded it (media decrypted and checked).
 type InboxMessage struct {
 	ID         string    `json:"id"`
 	From       string    `json:"from"`
 	Text       string    `json:"text"`
 	ReceivedAt time.Time `json:"received_at"`
+	Type       string    `json:"type"` // text, image, …, poll_vote
+	Group      string    `json:"group,omitempty"`
+	QuotedID   string    `json:"quoted_id,omitempty"`
+	Mimetype   string    `json:"mimetype,omitempty"`
+	Size       int64     `json:"size,omitempty"`
+	SHA256     string    `json:"sha256,omitempty"` // hex of the decrypted file
+	Caption    string    `json:"caption,omitempty"`
+	FileName   string    `json:"file_name,omitempty"`
+	Seconds    uint32    `json:"seconds,omitempty"`
+	PTT        bool      `json:"ptt,omitempty"`
+	Width      uint32    `json:"width,omitempty"`
+	Height     uint32    `json:"height,omitempty"`
+	Location   *Location `json:"location,omitempty"`
+	Reaction   *Reaction `json:"reaction,omitempty"`
+	Edited     bool      `json:"edited,omitempty"`
+	Revoked    bool      `json:"revoked,omitempty"`
 }
 
 // SandboxInbox lists the messages the simulated contact phone received.

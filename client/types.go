@@ -66,6 +66,7 @@ const (
 	CodeNotConnected     = "not_connected"
 	CodeNotPaired        = "not_paired"
 	CodeNotAwaitingQR    = "not_awaiting_qr"
+	CodeNotEditable      = "not_editable"
 	CodeTooLarge         = "too_large"
 	CodeInvalid          = "invalid"
 	CodeRateLimited      = "rate_limited"

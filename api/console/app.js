@@ -7,7 +7,8 @@
 const EVENT_LABELS = {
   'instance.state': 'State', 'instance.qr': 'QR code', 'message.received': 'Message received',
   'message.sent': 'Message sent', 'message.status': 'Message status', 'message.echo': 'Message from the phone',
-  'call.received': 'Call', 'webhook.disabled': 'Webhook disabled',
+  'call.received': 'Call', 'webhook.disabled': 'Webhook disabled', 'message.reaction': 'Reaction',
+  'message.edited': 'Message edited', 'message.revoked': 'Message revoked', 'poll.vote': 'Poll vote',
 };
 const MESSAGE_LABELS = { text: 'Text', image: 'Image', video: 'Video', audio: 'Audio', document: 'Document',
   location: 'Location', contact: 'Contact', reaction: 'Reaction', sticker: 'Sticker', poll: 'Poll' };
@@ -24,7 +25,10 @@ class ApiError extends Error {
 
 async function api(method, path, body) {
   const opt = { method, headers: {}, credentials: 'same-origin', cache: 'no-store' };
-  if (body !== undefined) { opt.headers['Content-Type'] = 'application/json'; opt.body = JSON.stringify(body); }
+  // A FormData body goes as multipart/form-data: the browser sets the
+  // boundary and streams the file.
+  if (body instanceof FormData) opt.body = body;
+  else if (body !== undefined) { opt.headers['Content-Type'] = 'application/json'; opt.body = JSON.stringify(body); }
   if (method !== 'GET' && S.csrf) opt.headers['X-CSRF-Token'] = S.csrf;
   const r = await fetch(path, opt);
   let data = null;
@@ -386,32 +390,111 @@ function tabOverview(name, inst, reload) {
     onEvent: (ev) => { if (ev.type === 'instance.qr') loadQR().catch((e) => toast(e.message, true)); } };
 }
 
+// fileKind is the message type a chosen file goes as: from the type the
+// browser gives it (WebP only goes as a sticker; anything else not shown
+// by WhatsApp in place is a document). The server checks the content.
+function fileKind(f) {
+  const t = (f.type || '').toLowerCase();
+  if (t === 'image/jpeg' || t === 'image/png') return 'image';
+  if (t === 'image/webp') return 'sticker';
+  if (t.startsWith('video/')) return 'video';
+  if (t.startsWith('audio/') || t === 'application/ogg') return 'audio';
+  return 'document';
+}
+
+const fmtSize = (n) => (n >= 1048576 ? (n / 1048576).toFixed(1) + ' MB' : n >= 1024 ? Math.round(n / 1024) + ' KB' : n + ' B');
+
+// messageContent shows what a message carries: the file (an image as a
+// thumbnail through the media route, other files as a link), a location,
+// contact cards, a reaction, a poll with its votes, the reactions it got,
+// and whether it was edited or revoked.
+function messageContent(m) {
+  const out = [];
+  const md = m.media;
+  if (md) {
+    const name = md.file_name || (label(MESSAGE_LABELS, m.type) + (md.ptt ? ' (voice note)' : ''));
+    if ((m.type === 'image' || m.type === 'sticker') && md.url) {
+      out.push(h('a', { href: md.url, target: '_blank', rel: 'noopener' },
+        h('img', { class: 'thumb', src: md.url, alt: md.caption || name, loading: 'lazy' })));
+    } else if (md.url) {
+      out.push(h('a', { class: 'file', href: md.url, target: '_blank', rel: 'noopener' }, name), ' ');
+    }
+    out.push(h('span', { class: 'hint' }, [md.mimetype, md.size ? fmtSize(md.size) : '', md.seconds ? md.seconds + ' s' : ''].filter(Boolean).join(', ')));
+    if (md.caption) out.push(h('div', {}, md.caption));
+  }
+  const loc = m.location;
+  if (loc) {
+    out.push(h('div', { class: 'loc' }, [loc.name, loc.address].filter(Boolean).join(', '),
+      ' (' + loc.latitude.toFixed(5) + ', ' + loc.longitude.toFixed(5) + ')'));
+  }
+  for (const c of m.contacts || []) out.push(h('div', { class: 'contact' }, c.name + (c.phone ? ' ' + c.phone : '')));
+  if (m.reaction) out.push(h('div', {}, (m.reaction.emoji || '(reaction removed)') + ' on ' + m.reaction.message_id));
+  if (m.poll) {
+    out.push(h('div', { class: 'poll' }, h('strong', {}, m.poll.question),
+      h('ul', {}, m.poll.options.map((o) => h('li', {}, o.name + ' ', h('span', { class: 'votes' }, o.votes + (o.votes === 1 ? ' vote' : ' votes')))))));
+  }
+  if (m.text && (m.type === 'text' || !out.length)) out.push(h('div', {}, m.text));
+  if (!out.length && m.summary) out.push(JSON.stringify(m.summary));
+  const marks = [];
+  if ((m.reactions || []).length) marks.push(h('span', { class: 'reactions', title: m.reactions.map((r) => r.from + ' ' + r.emoji).join(', ') }, m.reactions.map((r) => r.emoji).join(' ')));
+  if (m.edited) marks.push(h('span', { class: 'badge mark-edited' }, 'edited'));
+  if (m.revoked) marks.push(h('span', { class: 'badge mark-revoked' }, 'revoked'));
+  if (marks.length) out.push(h('div', { class: 'marks' }, marks));
+  return out;
+}
+
 function tabMessages(name) {
   const to = h('input', { type: 'text', required: true, placeholder: '+4915123456789', autocomplete: 'off' });
-  const text = h('textarea', { required: true, rows: 3 });
+  const text = h('textarea', { rows: 3 });
+  const file = h('input', { type: 'file', accept: 'image/*,video/*,audio/*,application/*,text/*' });
+  const ptt = h('input', { type: 'checkbox' });
+  const pttField = field('send-ptt', 'Send the audio as a voice note (Ogg/Opus)', ptt, 'ptt');
+  const textLabel = () => $('label[for=send-text]', el);
+  const onFile = () => {
+    const f = file.files[0];
+    pttField.hidden = !(f && fileKind(f) === 'audio');
+    if (pttField.hidden) ptt.checked = false;
+    textLabel().textContent = f ? 'Caption (optional)' : 'Text';
+  };
+  file.addEventListener('change', onFile);
   const tbody = h('tbody');
   const load = async () => {
     const r = await api('GET', ipath(name, '/messages?limit=50'));
-    tbody.replaceChildren(...r.messages.map((m) => h('tr', { 'data-id': m.id },
+    tbody.replaceChildren(...r.messages.map((m) => h('tr', { 'data-id': m.id, class: m.revoked ? 'revoked' : null },
       h('td', {}, fmtTime(m.created_at)), h('td', {}, m.direction === 'in' ? 'in' : 'out'),
       h('td', {}, m.direction === 'in' ? (m.from || m.chat) : (m.to || m.chat)),
       h('td', {}, label(MESSAGE_LABELS, m.type)),
-      h('td', { class: 'text' }, m.text || (m.summary ? JSON.stringify(m.summary) : '')),
+      h('td', { class: 'text' }, messageContent(m)),
       h('td', { class: 'status' }, h('span', { class: 'badge m-' + m.status }, m.status), m.error ? ' ' + m.error : ''))));
   };
   const reload = debounce(() => load().catch(() => {}), 250);
   const el = h('div', {},
     h('form', { id: 'send-form', class: 'card', onsubmit: act(async () => {
-      await api('POST', ipath(name, '/messages'), { to: to.value, type: 'text', text: text.value });
+      const f = file.files[0];
+      if (f) {
+        // The fields first, the file last: the server reads them in order.
+        const fd = new FormData();
+        fd.append('to', to.value);
+        fd.append('type', fileKind(f));
+        if (text.value) fd.append('caption', text.value);
+        if (ptt.checked) fd.append('ptt', 'true');
+        fd.append('file', f, f.name);
+        await api('POST', ipath(name, '/messages'), fd);
+        file.value = ''; onFile();
+      } else {
+        await api('POST', ipath(name, '/messages'), { to: to.value, type: 'text', text: text.value });
+      }
       text.value = ''; await load();
     }) }, h('h2', {}, 'Send a message'),
     h('div', { class: 'row' }, field('send-to', 'To (+E.164 or JID)', to, 'to'), field('send-text', 'Text', text, 'text')),
+    h('div', { class: 'row' }, field('send-file', 'File (image, video, audio, document; optional)', file, 'file'), pttField),
     formError(), h('button', { type: 'submit' }, 'Send')),
     h('h2', {}, 'Messages'),
     h('div', { class: 'scroll' }, h('table', { id: 'messages' }, h('thead', {}, h('tr', {},
       ['Time', 'Dir', 'Peer', 'Type', 'Content', 'Status'].map((t) => h('th', {}, t)))), tbody)));
+  pttField.hidden = true;
   load().catch((e) => toast(e.message, true));
-  return { el, cleanup: () => reload.cancel(), onEvent: (ev) => { if (ev.type.startsWith('message.')) reload(); } };
+  return { el, cleanup: () => reload.cancel(), onEvent: (ev) => { if (ev.type.startsWith('message.') || ev.type === 'poll.vote') reload(); } };
 }
 
 function tabSettings(name) {
@@ -524,7 +607,9 @@ function tabSandbox(name, inst) {
     h('h2', {}, title), h('p', { class: 'hint' }, hint), fields, formError(), h('button', { type: 'submit' }, btn));
   const loadInbox = async () => {
     const r = await api('GET', '/v1/sandbox/contacts/' + enc(inboxPhone.value) + '/inbox');
-    inbox.replaceChildren(...(r.messages.length ? r.messages.map((m) => h('li', {}, h('time', {}, fmtTime(m.received_at)), ' ', m.from + ': ' + m.text)) : [h('li', {}, 'empty')]));
+    inbox.replaceChildren(...(r.messages.length ? r.messages.map((m) => h('li', { 'data-id': m.id, 'data-type': m.type || 'text' }, h('time', {}, fmtTime(m.received_at)), ' ',
+      m.from + ': ' + [m.type && m.type !== 'text' ? '[' + m.type + (m.file_name ? ' ' + m.file_name : '') + ']' : '', m.text || m.caption || ''].filter(Boolean).join(' '),
+      m.edited ? ' (edited)' : '', m.revoked ? ' (revoked)' : '')) : [h('li', {}, 'empty')]));
   };
   const el = h('div', { class: 'grid2' },
     form('sb-scan', 'Phone: scan the QR code', 'The simulated phone with this number scans the code shown now.',
