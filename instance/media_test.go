@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/meowgate/meowgate/event"
 	"github.com/meowgate/meowgate/internal/mediatest"
@@ -353,5 +354,51 @@ func TestMediaBadInputLeavesNothing(t *testing.T) {
 	}
 	if left, _ := os.ReadDir(dir); len(left) != 0 {
 		t.Errorf("a canceled message left its file")
+	}
+}
+
+// TestMediaSweep: the retention removes old files, never one a queued
+// message still needs; files without a message go after the grace period.
+func TestMediaSweep(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.connected("sw", "+4915100000901", `{"send_delay_ms":0}`)
+	png := base64.StdEncoding.EncodeToString(mediatest.PNG(t, 4, 4))
+	sent, _, err := e.m.Send(ctx, "sw", SendParams{To: "+4915100000902", Type: "image", Base64: png}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.waitStatus("sw", sent.ID, event.StatusSent)
+	later, _, err := e.m.Send(ctx, "sw", SendParams{To: "+4915100000902", Type: "image", Base64: png,
+		SendAt: time.Now().Add(time.Hour).UTC().Format(time.RFC3339)}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := e.mustID("sw")
+	dir := filepath.Join(e.dir, "media", id)
+	orphanOld, orphanNew := filepath.Join(dir, "3EB0ORPHANOLD"), filepath.Join(dir, "3EB0ORPHANNEW")
+	for _, p := range []string{orphanOld, orphanNew} {
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * time.Hour)
+	for _, p := range []string{orphanOld, filepath.Join(dir, sent.ID), filepath.Join(dir, later.ID)} {
+		if err := os.Chtimes(p, old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	db := e.rawDB()
+	defer db.Close()
+	if _, err := db.Exec(`UPDATE messages SET created_at = ? WHERE instance_id = ?`, old.UnixMilli(), id); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.m.sweepMedia(ctx, time.Hour); n != 2 {
+		t.Errorf("swept %d files, want 2 (the old sent one and the old orphan)", n)
+	}
+	for p, want := range map[string]bool{filepath.Join(dir, sent.ID): false, orphanOld: false, filepath.Join(dir, later.ID): true, orphanNew: true} {
+		if _, err := os.Stat(p); (err == nil) != want {
+			t.Errorf("%s: exists %v, want %v", filepath.Base(p), err == nil, want)
+		}
 	}
 }

@@ -158,14 +158,13 @@ func extension(mimetype string) string {
 // got committed or ended unsent (failed, expired, canceled), and, with a
 // retention, files of messages older than it that are not waiting to be
 // sent. Files younger than sweepGrace are left alone.
-func (m *Manager) sweepMedia(ctx context.Context) (removed int) {
+func (m *Manager) sweepMedia(ctx context.Context, keep time.Duration) (removed int) {
 	root := m.mediaDir()
 	dirs, err := os.ReadDir(root)
 	if err != nil {
 		return 0
 	}
 	now := time.Now()
-	keep := m.opts.Media.Retention
 	for _, d := range dirs {
 		if !d.IsDir() {
 			continue
@@ -244,7 +243,7 @@ func (m *Manager) runMediaSweep() {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
-		if n := m.sweepMedia(m.ctx); n > 0 {
+		if n := m.sweepMedia(m.ctx, m.opts.Media.Retention); n > 0 {
 			m.log.Info("media files removed", "count", n)
 		}
 		select {
