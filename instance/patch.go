@@ -63,6 +63,8 @@ type WebhookPatch struct {
 	// Events nil leaves them; pointing at a nil slice clears them.
 	Events       *[]string
 	IncludeMedia *bool
+	Format       *string // "" or FormatEvolution
+	ByEvents     *bool
 }
 
 // Apply returns w with the patch applied.
@@ -72,6 +74,8 @@ func (p *WebhookPatch) Apply(w Webhook) Webhook {
 	set(&w.Enabled, p.Enabled)
 	set(&w.Secret, p.Secret)
 	set(&w.IncludeMedia, p.IncludeMedia)
+	set(&w.Format, p.Format)
+	set(&w.ByEvents, p.ByEvents)
 	if p.Events != nil {
 		w.Events = *p.Events
 	}

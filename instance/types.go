@@ -124,7 +124,16 @@ type Webhook struct {
 	Headers      map[string]string `json:"headers,omitempty"`
 	Events       []string          `json:"events,omitempty"`
 	IncludeMedia bool              `json:"include_media"`
+	// Format is the shape of deliveries: "" (meowgate's envelope) or
+	// FormatEvolution (Evolution API v2's, for webhooks set through the
+	// compatibility routes); ByEvents posts each event to URL/<event-name>
+	// as Evolution's webhookByEvents does.
+	Format   string `json:"format,omitempty"`
+	ByEvents bool   `json:"by_events,omitempty"`
 }
+
+// FormatEvolution is Webhook.Format for Evolution API v2 deliveries.
+const FormatEvolution = "evolution"
 
 // Masked returns w as it may be shown: the secret and sensitive header
 // values replaced by Mask, the URL's credentials masked (see MaskURL,
@@ -148,6 +157,9 @@ func (w Webhook) Validate() map[string]string {
 		}
 	} else if w.Enabled {
 		p["webhook.url"] = "is required when the webhook is enabled"
+	}
+	if w.Format != "" && w.Format != FormatEvolution {
+		p["webhook.format"] = `must be "" or "evolution"`
 	}
 	for _, e := range w.Events {
 		known := false
