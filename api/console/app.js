@@ -462,7 +462,7 @@ function tabMessages(name) {
     const r = await api('GET', ipath(name, '/messages?limit=50'));
     tbody.replaceChildren(...r.messages.map((m) => h('tr', { 'data-id': m.id, class: m.revoked ? 'revoked' : null },
       h('td', {}, fmtTime(m.created_at)), h('td', {}, m.direction === 'in' ? 'in' : 'out'),
-      h('td', {}, m.direction === 'in' ? (m.from || m.chat) : (m.to || m.chat)),
+      h('td', {}, m.direction === 'in' ? ((m.sender && m.sender.phone) || m.from || m.chat) : (m.to || m.chat)),
       h('td', {}, label(MESSAGE_LABELS, m.type)),
       h('td', { class: 'text' }, messageContent(m)),
       h('td', { class: 'status' }, h('span', { class: 'badge m-' + m.status }, m.status), m.error ? ' ' + m.error : ''))));
@@ -565,7 +565,7 @@ function eventRow(ev) {
   let summary;
   if (ev.type === 'instance.state') summary = d.state + (d.reason ? ' (' + d.reason + ')' : '');
   else if (ev.type === 'message.status') summary = d.id + ' → ' + d.status;
-  else if (d.text !== undefined) summary = (d.from || d.to || '') + ': ' + d.text;
+  else if (d.text !== undefined) summary = ((d.sender && d.sender.phone) || d.from || d.to || '') + ': ' + d.text;
   else summary = JSON.stringify(d);
   return h('li', { 'data-type': ev.type }, h('time', {}, fmtTime(ev.created_at)), ' ',
     h('span', { class: 'ev-type' }, label(EVENT_LABELS, ev.type)), ' ',
