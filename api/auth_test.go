@@ -64,6 +64,22 @@ var routes = []struct {
 	{"GET", "/v1/instances/{name}/webhook/deliveries", inst, nil},
 	{"POST", "/v1/instances/{name}/webhook/deliveries/{id}/retry", inst, nil},
 
+	{"GET", "/v1/instances/{name}/groups", inst, nil},
+	{"POST", "/v1/instances/{name}/groups", inst, map[string]any{"subject": "Team", "participants": []string{"+4915100000095"}}},
+	{"POST", "/v1/instances/{name}/groups/join", inst, map[string]any{"code": "AbCdEfGhIjKlMnOp"}},
+	{"GET", "/v1/instances/{name}/groups/{jid}", inst, nil},
+	{"PATCH", "/v1/instances/{name}/groups/{jid}", inst, map[string]any{"subject": "Renamed", "announce": true}},
+	{"POST", "/v1/instances/{name}/groups/{jid}/participants", inst, map[string]any{"action": "add", "participants": []string{"+4915100000095"}}},
+	{"GET", "/v1/instances/{name}/groups/{jid}/invite", inst, nil},
+	{"DELETE", "/v1/instances/{name}/groups/{jid}/invite", inst, nil},
+	{"POST", "/v1/instances/{name}/groups/{jid}/leave", inst, nil},
+	{"POST", "/v1/instances/{name}/contacts/check", inst, map[string]any{"phones": []string{"+4915100000095", samplePh}}},
+	{"GET", "/v1/instances/{name}/contacts/{who}", inst, nil},
+	{"POST", "/v1/instances/{name}/contacts/{who}/block", inst, nil},
+	{"POST", "/v1/instances/{name}/contacts/{who}/unblock", inst, nil},
+	{"POST", "/v1/instances/{name}/contacts/{who}/presence", inst, nil},
+	{"POST", "/v1/instances/{name}/presence", inst, map[string]any{"state": "composing", "chat": "+4915100000095"}},
+
 	{"POST", "/v1/sandbox/instances/{name}/scan", admin, map[string]any{}},
 	{"POST", "/v1/sandbox/instances/{name}/enter-code", admin, map[string]any{"code": "ABCD-EFGH"}},
 	{"POST", "/v1/sandbox/instances/{name}/incoming", admin, map[string]any{"from": "+4915100000097", "text": "hi"}},
@@ -74,8 +90,35 @@ var routes = []struct {
 	{"POST", "/v1/sandbox/groups", admin, map[string]any{"owner": ""}},
 }
 
+// sampleGroup is a well-formed group JID no instance is in.
+const sampleGroup = "120363000000000001@g.us"
+
 func fill(path, name string) string {
-	return strings.NewReplacer("{name}", name, "{phone}", samplePh, "{id}", "12345").Replace(path)
+	return strings.NewReplacer("{name}", name, "{phone}", samplePh, "{id}", "12345", "{jid}", sampleGroup, "{who}", samplePh).Replace(path)
+}
+
+// offline is what the routes that need WhatsApp answer an authorised caller
+// when the instance never connected: the input is valid, so 409
+// not_connected; the two that can answer from the store answer 200.
+var offline = map[string]struct {
+	status int
+	code   string
+}{
+	"GET /v1/instances/{name}/groups":                     {http.StatusOK, ""}, // the (empty) cache
+	"POST /v1/instances/{name}/groups":                    {http.StatusConflict, "not_connected"},
+	"POST /v1/instances/{name}/groups/join":               {http.StatusConflict, "not_connected"},
+	"GET /v1/instances/{name}/groups/{jid}":               {http.StatusConflict, "not_connected"}, // not cached
+	"PATCH /v1/instances/{name}/groups/{jid}":             {http.StatusConflict, "not_connected"},
+	"POST /v1/instances/{name}/groups/{jid}/participants": {http.StatusConflict, "not_connected"},
+	"GET /v1/instances/{name}/groups/{jid}/invite":        {http.StatusConflict, "not_connected"},
+	"DELETE /v1/instances/{name}/groups/{jid}/invite":     {http.StatusConflict, "not_connected"},
+	"POST /v1/instances/{name}/groups/{jid}/leave":        {http.StatusConflict, "not_connected"},
+	"POST /v1/instances/{name}/contacts/check":            {http.StatusConflict, "not_connected"},
+	"GET /v1/instances/{name}/contacts/{who}":             {http.StatusOK, ""}, // the ids the store knows
+	"POST /v1/instances/{name}/contacts/{who}/block":      {http.StatusConflict, "not_connected"},
+	"POST /v1/instances/{name}/contacts/{who}/unblock":    {http.StatusConflict, "not_connected"},
+	"POST /v1/instances/{name}/contacts/{who}/presence":   {http.StatusConflict, "not_connected"},
+	"POST /v1/instances/{name}/presence":                  {http.StatusConflict, "not_connected"},
 }
 
 // TestRouteTableComplete fails when api.go registers a route this file's
@@ -249,6 +292,18 @@ func TestAuthMatrix(t *testing.T) {
 			r = do(adminKey, "x-api-key")
 			if !allowed(r, missing) {
 				t.Fatalf("admin refused: %v", r)
+			}
+			// Past authentication, the routes that need WhatsApp say the
+			// instance is not connected (for the admin and the own token).
+			if want, ok := offline[rt.method+" "+rt.path]; ok {
+				for _, key := range []string{adminKey, own} {
+					r := do(key, "bearer")
+					if want.code == "" {
+						wantStatus(t, r, want.status)
+					} else {
+						wantErr(t, r, want.status, want.code)
+					}
+				}
 			}
 		})
 	}
