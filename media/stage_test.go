@@ -18,18 +18,18 @@ import (
 )
 
 // stage runs Stage into a fresh directory and returns the info, the
-// error and the directory.
-func stage(t *testing.T, kind string, ptt bool, src Source) (*Info, error, string) {
+// directory and the error.
+func stage(t *testing.T, kind string, ptt bool, src Source) (*Info, string, error) {
 	t.Helper()
 	dir := t.TempDir()
 	info, err := (&Fetcher{}).Stage(context.Background(), kind, ptt, src, filepath.Join(dir, "m1"))
-	return info, err, dir
+	return info, dir, err
 }
 
 // mustStage stages src and checks the file on disk matches it.
 func mustStage(t *testing.T, kind string, ptt bool, src Source, want []byte) *Info {
 	t.Helper()
-	info, err, dir := stage(t, kind, ptt, src)
+	info, dir, err := stage(t, kind, ptt, src)
 	if err != nil {
 		t.Fatalf("Stage(%s): %v", kind, err)
 	}
@@ -269,7 +269,7 @@ func TestStageBadInput(t *testing.T) {
 		{"wav as audio", KindAudio, false, r([]byte("RIFF\x24\x00\x00\x00WAVEfmt \x10\x00\x00\x00")), "file", []string{"audio/wave"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err, dir := stage(t, tc.kind, tc.ptt, tc.src)
+			_, dir, err := stage(t, tc.kind, tc.ptt, tc.src)
 			wantInputErr(t, err, dir, tc.field, tc.words...)
 		})
 	}

@@ -64,13 +64,6 @@ func participantHash(devices []types.JID) string {
 	return "2:" + base64.RawStdEncoding.EncodeToString(sum[:6])
 }
 
-// senderAs is the sending device as the group addresses it.
-func (s *Server) senderAs(ctx context.Context, g *groupRow, dev types.JID) types.JID {
-	j := s.memberJID(ctx, g, dev.User)
-	j.Device = dev.Device
-	return j
-}
-
 // groupAttrs are the attributes of a group message or receipt delivered
 // from a member's device: participant in the group's addressing mode and
 // the other JID in participant_pn / participant_lid.

@@ -210,12 +210,14 @@ func TestRemoteSendAndExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	evt, _ := waitEvent(tc, m, func(e *events.Message) bool { return e.Info.ID == id })
+	//lint:ignore SA1019 any media kind; the test only compares bytes
 	if got, err := tc.cli.DownloadAny(ctx, evt.Message); err != nil || string(got) != string(data) {
 		t.Fatalf("download: %q, %v", got, err)
 	}
 	if err := rc.ExpireMedia(ctx, id); err != nil {
 		t.Fatal(err)
 	}
+	//lint:ignore SA1019 any media kind; the test only compares bytes
 	if _, err := tc.cli.DownloadAny(ctx, evt.Message); !errors.Is(err, whatsmeow.ErrMediaDownloadFailedWith404) {
 		t.Fatalf("after expiry: %v", err)
 	}

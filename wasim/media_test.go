@@ -202,6 +202,7 @@ func TestMediaFromContact(t *testing.T) {
 				t.Fatal(err)
 			}
 			evt, _ := waitEvent(tc, m, func(e *events.Message) bool { return e.Info.ID == id })
+			//lint:ignore SA1019 any media kind; the test only compares bytes
 			data, err := tc.cli.DownloadAny(ctx, evt.Message)
 			if err != nil {
 				t.Fatal(err)
