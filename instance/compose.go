@@ -42,7 +42,7 @@ type content struct {
 	Mentions  []string            `json:"mentions,omitempty"`
 	Edited    bool                `json:"edited,omitempty"`
 	Revoked   bool                `json:"revoked,omitempty"`
-	Votes     map[string][]string `json:"votes,omitempty"` // poll: voter → chosen option names
+	Votes     map[string][]string `json:"votes,omitempty"`     // poll: voter → chosen option names
 	TypingMS  int64               `json:"typing_ms,omitempty"` // typing shown before sending
 }
 
