@@ -207,3 +207,5 @@ func (e *env) link(name, phone string) {
 		}
 	}
 }
+
+func storeFilter() store.MessageFilter { return store.MessageFilter{Limit: 1000} }
