@@ -131,7 +131,9 @@ func TestInstanceLifecycleContract(t *testing.T) {
 	e.wantErr(e.call("DELETE", "/instance/delete/evo", adminKey, nil), http.StatusNotFound)
 }
 
-func contains(s, sub string) bool { return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0) }
+func contains(s, sub string) bool {
+	return len(s) >= len(sub) && (s == sub || len(sub) == 0 || indexOf(s, sub) >= 0)
+}
 
 func indexOf(s, sub string) int {
 	for i := 0; i+len(sub) <= len(s); i++ {
