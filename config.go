@@ -43,6 +43,7 @@ type Config struct {
 	Sandbox  SandboxConfig  `toml:"sandbox"`
 	Console  ConsoleConfig  `toml:"console"`
 	Media    MediaConfig    `toml:"media"`
+	Compat   CompatConfig   `toml:"compat"`
 
 	// origin says where a key's value came from ("file:line" or the
 	// environment variable), so Validate can point at it.
@@ -109,6 +110,13 @@ type SandboxConfig struct {
 // ConsoleConfig is the web console served at /.
 type ConsoleConfig struct {
 	Enabled bool `toml:"enabled"`
+}
+
+// CompatConfig switches on other APIs' wire formats over the same
+// instances (docs/evolution.md).
+type CompatConfig struct {
+	Evolution       bool   `toml:"evolution"`        // Evolution API v2 routes
+	EvolutionPrefix string `toml:"evolution_prefix"` // "" = Evolution's root paths, else e.g. "/evolution"
 }
 
 // MediaConfig is where media files live and how large they may be.

@@ -777,3 +777,35 @@ func values(c *Config) Config {
 	v.origin = nil
 	return v
 }
+
+func TestCompatConfig(t *testing.T) {
+	cfg, err := LoadConfig(writeConfig(t, ""), env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Compat.Evolution || cfg.Compat.EvolutionPrefix != "" {
+		t.Fatalf("compat is on by default: %+v", cfg.Compat)
+	}
+	cfg, err = LoadConfig(writeConfig(t, "[compat]\nevolution = true\nevolution_prefix = \"/evo\"\n"),
+		env(map[string]string{"MEOWGATE_COMPAT_EVOLUTION_PREFIX": "/evolution"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Compat.Evolution || cfg.Compat.EvolutionPrefix != "/evolution" {
+		t.Fatalf("compat %+v", cfg.Compat)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"evo", "/evo/", "/v1", "/v1/x", "/a b", "//x"} {
+		conf := writeConfig(t, "[compat]\nevolution = true\n\nevolution_prefix = \""+bad+"\"\n")
+		cfg, err := LoadConfig(conf, env(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := conf + ":4: compat.evolution_prefix: must be"
+		if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("prefix %q: %v, want %q", bad, err, want)
+		}
+	}
+}

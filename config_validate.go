@@ -127,6 +127,9 @@ func (c *Config) Validate() error {
 			bad("sandbox.addr", "is set but sandbox.enabled is not true; set sandbox.enabled = true (or --sandbox), or remove sandbox.addr")
 		}
 	}
+	if p := c.Compat.EvolutionPrefix; p != "" && !validPrefix(p) {
+		bad("compat.evolution_prefix", `must be "" or a path such as "/evolution" (a leading /, no trailing /, letters, digits, - _ . /, not under /v1)`)
+	}
 	return errors.Join(errs...)
 }
 
@@ -140,4 +143,19 @@ func checkHostPort(addr string) error {
 		return fmt.Errorf("port must be a number from 0 to 65535 (got %q)", port)
 	}
 	return nil
+}
+
+// validPrefix reports whether p can be a path prefix of the compatibility
+// routes without shadowing meowgate's own.
+func validPrefix(p string) bool {
+	if !strings.HasPrefix(p, "/") || strings.HasSuffix(p, "/") || strings.Contains(p, "//") ||
+		p == "/v1" || strings.HasPrefix(p, "/v1/") {
+		return false
+	}
+	for _, r := range p {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_./", r)) {
+			return false
+		}
+	}
+	return true
 }

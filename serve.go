@@ -215,11 +215,13 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		Manager: m, Log: log, AdminKey: adminKey,
 		RateLimit: cfg.API.RateLimit, RateBurst: cfg.API.RateBurst, CreatePerMinute: cfg.API.CreatePerMinute,
 		MaxBodyBytes: cfg.Server.MaxBodyBytes, Ready: ready, Sandbox: sandbox, Webhooks: hooks,
-		MaxUploadBytes: cfg.Media.MaxUploadMB << 20,
-		Metrics:        metricsWriter(mx),
-		MetricsOpen:    cfg.API.Metrics == MetricsLoopback,
-		Version:        Version(),
-		Console:        cfg.Console.Enabled,
+		MaxUploadBytes:  cfg.Media.MaxUploadMB << 20,
+		Metrics:         metricsWriter(mx),
+		MetricsOpen:     cfg.API.Metrics == MetricsLoopback,
+		Version:         Version(),
+		Console:         cfg.Console.Enabled,
+		Evolution:       cfg.Compat.Evolution,
+		EvolutionPrefix: cfg.Compat.EvolutionPrefix,
 	})
 	ln, err := net.Listen("tcp", cfg.Server.Listen)
 	if err != nil {

@@ -52,6 +52,10 @@ type Options struct {
 	// Console serves the web console at / and accepts its session cookie
 	// (console.go).
 	Console bool
+	// Evolution serves the Evolution API v2 compatibility routes
+	// (api/evolution) under EvolutionPrefix ("" = Evolution's root paths).
+	Evolution       bool
+	EvolutionPrefix string
 }
 
 type handler struct {
@@ -215,6 +219,9 @@ func New(opts Options) http.Handler {
 				h.writeError(w, r, errorf(http.StatusMethodNotAllowed, codeMethodNotAllowed, "%s is not allowed here; use %s", r.Method, allow))
 			})
 		}
+	}
+	if opts.Evolution {
+		h.mountEvolution()
 	}
 	h.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { h.writeError(w, r, errNotFound) })
 	return h.recoverer(h.refuseDeliveries(h.mux))

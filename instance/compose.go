@@ -24,6 +24,7 @@ const (
 	maxPollOption   = 100
 	maxLocationText = 1000
 	maxMentions     = 1024
+	maxTypingMS     = 300_000 // five minutes of "typing…"
 )
 
 // content is what a message carries beyond its text, stored as the row's
@@ -41,7 +42,8 @@ type content struct {
 	Mentions  []string            `json:"mentions,omitempty"`
 	Edited    bool                `json:"edited,omitempty"`
 	Revoked   bool                `json:"revoked,omitempty"`
-	Votes     map[string][]string `json:"votes,omitempty"` // poll: voter → chosen option names
+	Votes     map[string][]string `json:"votes,omitempty"`     // poll: voter → chosen option names
+	TypingMS  int64               `json:"typing_ms,omitempty"` // typing shown before sending
 }
 
 // mediaRef is a message's private media record: how to send or fetch its
@@ -108,6 +110,10 @@ func compose(p *SendParams, fields map[string]string) (text string, c content) {
 	unused("question", p.Question != "", event.MsgPoll)
 	unused("options", len(p.Options) > 0, event.MsgPoll)
 	unused("selectable", p.Selectable != 0, event.MsgPoll)
+	if p.TypingMS < 0 || p.TypingMS > maxTypingMS {
+		fields["typing_ms"] = fmt.Sprintf("must be between 0 and %d", maxTypingMS)
+	}
+	c.TypingMS = p.TypingMS
 	if len(p.Mentions) > maxMentions {
 		fields["mentions"] = fmt.Sprintf("must list at most %d people", maxMentions)
 	}

@@ -81,6 +81,9 @@ type SendParams struct {
 	ReplyTo  string   // a message id of this instance
 	SendAt   string   // RFC 3339; empty means now
 	Mentions []string // +E164 or JIDs
+	// TypingMS, when positive, shows "typing…" for that long before this
+	// message, whatever the instance's typing_simulation says.
+	TypingMS int64
 
 	// Media (image, video, audio, document, sticker): exactly one of URL,
 	// Base64 and File. File is a multipart upload, read once while Send

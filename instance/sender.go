@@ -24,6 +24,7 @@ const (
 	typingPerRune  = 50 * time.Millisecond
 	typingMin      = 500 * time.Millisecond
 	typingMax      = 8 * time.Second
+	typingRenew    = 20 * time.Second
 	presenceRenew  = 5 * time.Minute
 	claimRetryWait = time.Second
 )
@@ -316,18 +317,27 @@ func (s *sender) deliver(msg *store.Message) (whatsmeow.SendResponse, error) {
 		}
 	}
 	set := i.snapshot().info.Settings
-	if set.TypingSimulation {
-		d := time.Duration(utf8.RuneCountInString(msg.Text)) * typingPerRune
+	var d time.Duration
+	if ms := typingOf(msg); ms > 0 {
+		d = time.Duration(ms) * time.Millisecond
+	} else if set.TypingSimulation {
+		d = time.Duration(utf8.RuneCountInString(msg.Text)) * typingPerRune
 		d = max(typingMin, min(d, typingMax))
+	}
+	for d > 0 {
+		// WhatsApp drops "typing…" after about 25 s: long waits renew it.
+		step := min(d, typingRenew)
+		d -= step
 		pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresenceComposing, ""); err != nil {
-			return none, retryable(err)
+		err := s.cli.SendChatPresence(pctx, jid, types.ChatPresenceComposing, "")
+		if err == nil && !pause.Sleep(ctx, step) {
+			err = ctx.Err()
 		}
-		if !pause.Sleep(ctx, d) {
-			return none, retryable(ctx.Err())
+		if err == nil && d == 0 {
+			err = s.cli.SendChatPresence(pctx, jid, types.ChatPresencePaused, "")
 		}
-		if err := s.cli.SendChatPresence(pctx, jid, types.ChatPresencePaused, ""); err != nil {
+		cancel()
+		if err != nil {
 			return none, retryable(err)
 		}
 	}
@@ -412,4 +422,15 @@ func (s *sender) markChatRead(ctx context.Context, chat types.JID) {
 		}
 		_ = i.m.store.MarkIncomingRead(ctx, i.id, ids)
 	}
+}
+
+// typingOf is the typing time a message asked for (SendParams.TypingMS).
+func typingOf(msg *store.Message) int64 {
+	var c struct {
+		TypingMS int64 `json:"typing_ms"`
+	}
+	if len(msg.Content) > 0 {
+		_ = json.Unmarshal(msg.Content, &c) // build reports a broken row
+	}
+	return c.TypingMS
 }
