@@ -24,7 +24,7 @@
 #
 # Knobs (environment): ONLY="1 2", RUNS=3 (section 1), RSS_RUNS=1
 # (section 2), N=200 (texts per send run), MEMBERS=50, INSTANCES=100,
-# GROUPS=20, IDLE=10 (s before sampling RSS), SAMPLES=5, KEEP=1.
+# NGROUPS=20, IDLE=10 (s before sampling RSS), SAMPLES=5, KEEP=1.
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -36,7 +36,7 @@ RSS_RUNS=${RSS_RUNS:-1}
 N=${N:-200}
 MEMBERS=${MEMBERS:-50}
 INSTANCES=${INSTANCES:-100}
-GROUPS=${GROUPS:-20}
+NGROUPS=${NGROUPS:-20}
 IDLE=${IDLE:-10}
 SAMPLES=${SAMPLES:-5}
 section() { [[ $ONLY == *" $1 "* ]]; }
@@ -128,7 +128,18 @@ WPORT=$(freeport)
 WASIM=127.0.0.1:$WPORT
 printf '$ wasim -addr %s -db %s -delivery-delay 0 -read-delay 0\n' "$WASIM" "$WORK/wasim.db" >&2
 "$BIN/wasim" -addr "$WASIM" -db "$WORK/wasim.db" -media "$WORK/wasim-media" -delivery-delay 0 -read-delay 0 >"$LOGS/wasim.out" 2>"$LOGS/wasim.log" &
-PIDS+=($!)
+WASIM_PID=$!
+PIDS+=("$WASIM_PID")
+# cpu_ms PID: user + system CPU time of a process so far, in ms.
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{print int(($14 + $15) * 1000 / hz)}' "/proc/$1/stat"; }
+# with_cpu JSON MG_CPU0 MG_PID W_CPU0: adds the CPU time meowgate (if a pid)
+# and wasim spent since the given readings, per message.
+with_cpu() {
+	local mg=null
+	[[ -n $3 ]] && mg=$(($(cpu_ms "$3") - $2))
+	jq -c --argjson mg "$mg" --argjson w $(($(cpu_ms "$WASIM_PID") - $4)) \
+		'. + {wasim_cpu_ms_per_msg: ($w / .n)} + (if $mg == null then {} else {mg_cpu_ms_per_msg: ($mg / .n)} end)' <<<"$1"
+}
 for ((i = 0; i < 100; i++)); do
 	(exec 3<>/dev/tcp/127.0.0.1/$WPORT) 2>/dev/null && break
 	sleep 0.1
@@ -152,7 +163,10 @@ mg_send() {
 	gid=$(group "$me" "mg $r")
 	start_mg "send-$r"
 	"$BIN/mgload" create -url "$MG_URL" -name g -phone "$me" >/dev/null
+	local c0 w0
+	c0=$(cpu_ms "$MG_PID") w0=$(cpu_ms "$WASIM_PID")
 	res=$(run_tool grload send -url "$MG_URL" -name g -group "$gid" -n "$N")
+	res=$(with_cpu "$res" "$c0" "$MG_PID" "$w0")
 	echo "$res" >&2
 	run_tool grload inbox -wasim "$WASIM" -phone "$LAST" -group "$gid" -want "$N" >&2
 	record send_mg "$r" "$res"
@@ -161,7 +175,10 @@ mg_send() {
 bare_send() {
 	local r=$1 me=+4915901$(printf %02d "$r")0001 gid
 	gid=$(group "$me" "bare $r")
+	local w0
+	w0=$(cpu_ms "$WASIM_PID")
 	res=$(run_tool bare -wasim "$WASIM" -db "$WORK/bare-$r.db" -phone "$me" -group "$gid" -n "$N")
+	res=$(with_cpu "$res" 0 "" "$w0")
 	echo "$res" >&2
 	run_tool grload inbox -wasim "$WASIM" -phone "$LAST" -group "$gid" -want "$N" >&2
 	record send_bare "$r" "$res"
@@ -173,35 +190,35 @@ done
 
 # ---------------------------------------------------------------- 2
 section 2 && {
-log "2. RSS of $INSTANCES connected instances in $GROUPS groups each: meowgate vs baseline (idle ${IDLE}s, median of $SAMPLES samples)"
+log "2. RSS of $INSTANCES connected instances in $NGROUPS groups each: meowgate vs baseline (idle ${IDLE}s, median of $SAMPLES samples)"
 sample() { sleep "$IDLE"; "$BIN/rss" -pid "$1" -samples "$SAMPLES"; }
 # Accounts are PREFIX + 8 digits: meowgate +4915S R…, baseline +4916S R…,
 # S = 3 with groups, 4 without; R the run (1–9).
-# groups_for PREFIX: GROUPS groups owned by contact +4917220001, each with
+# groups_for PREFIX: NGROUPS groups owned by contact +4917220001, each with
 # all INSTANCES accounts PREFIX00000000… and 4 more contacts.
 groups_for() {
-	run_tool grload groups -wasim "$WASIM" -count "$GROUPS" -contacts +491722 -nc 5 -phones "$1" -np "$INSTANCES" -subject "rss $1" | jq -c 'del(.jids)' >&2
+	run_tool grload groups -wasim "$WASIM" -count "$NGROUPS" -contacts +491722 -nc 5 -phones "$1" -np "$INSTANCES" -subject "rss $1" | jq -c 'del(.jids)' >&2
 }
 mg_rss() {
 	local r=$1 g=$2 key prefix
 	prefix=+4915$((g ? 3 : 4))$r
-	key=rss_mg_$((g ? GROUPS : 0))
+	key=rss_mg_$((g ? NGROUPS : 0))
 	((g)) && groups_for "$prefix"
 	start_mg "rss-$g-$r"
 	run_tool populate -url "$MG_URL" -n "$INSTANCES" -link -prefix g -phone-prefix "$prefix" >&2
-	((g)) && run_tool grload fetch -url "$MG_URL" -prefix g -n "$INSTANCES" -want "$GROUPS" >&2
+	((g)) && run_tool grload fetch -url "$MG_URL" -prefix g -n "$INSTANCES" -want "$NGROUPS" >&2
 	res=$(sample "$MG_PID")
-	echo "meowgate, $INSTANCES instances, $((g ? GROUPS : 0)) groups each: $res" >&2
+	echo "meowgate, $INSTANCES instances, $((g ? NGROUPS : 0)) groups each: $res" >&2
 	record "$key" "$r" "$res"
 	stop "$MG_PID"
 }
 base_rss() {
 	local r=$1 g=$2 key prefix out=$WORK/base-$1-$2.out pid i
 	prefix=+4916$((g ? 3 : 4))$r
-	key=rss_base_$((g ? GROUPS : 0))
+	key=rss_base_$((g ? NGROUPS : 0))
 	((g)) && groups_for "$prefix"
-	printf '$ baseline -wasim %s -db … -n %s -phone-prefix %s -groups %s -idle %ss -hold\n' "$WASIM" "$INSTANCES" "$prefix" "$((g ? GROUPS : 0))" "$IDLE" >&2
-	"$BIN/baseline" -wasim "$WASIM" -db "$WORK/base-$r-$g.db" -n "$INSTANCES" -phone-prefix "$prefix" -groups "$((g ? GROUPS : 0))" -idle "${IDLE}s" -hold >"$out" 2>>"$LOGS/baseline.log" &
+	printf '$ baseline -wasim %s -db … -n %s -phone-prefix %s -groups %s -idle %ss -hold\n' "$WASIM" "$INSTANCES" "$prefix" "$((g ? NGROUPS : 0))" "$IDLE" >&2
+	"$BIN/baseline" -wasim "$WASIM" -db "$WORK/base-$r-$g.db" -n "$INSTANCES" -phone-prefix "$prefix" -groups "$((g ? NGROUPS : 0))" -idle "${IDLE}s" -hold >"$out" 2>>"$LOGS/baseline.log" &
 	pid=$!
 	PIDS+=("$pid")
 	for ((i = 0; i < 3000; i++)); do
@@ -217,7 +234,7 @@ base_rss() {
 		return 1
 	}
 	res=$(sample "$pid")
-	echo "baseline, $INSTANCES clients, $((g ? GROUPS : 0)) groups each: $res" >&2
+	echo "baseline, $INSTANCES clients, $((g ? NGROUPS : 0)) groups each: $res" >&2
 	record "$key" "$r" "$res"
 	stop "$pid"
 }

@@ -19,9 +19,10 @@ def list: map(r2) | join(", ");
   per("send_mg"; .drain_msgs_per_s) as $dm | per("send_bare"; .drain_msgs_per_s) as $db |
   if ($mg | length) > 0 then
   "| 1 | \([$all[] | select(.key == "send_mg")][0].data.n) texts to a group of 50 × 2 devices, first POST → last sent (msgs/s) | \([$mg[]] | med | r2) (first sent after \([per("send_mg"; .first_sent_ms)[]] | med) ms) | \([$b[]] | med | r2) (first ack after \([per("send_bare"; .first_sent_ms)[]] | med) ms) | **\(ratios($mg; $b) | med | r2)** (\(ratios($mg; $b) | list)) | ≥ 0.8 |",
-  "| 1 | … after the first message (msgs/s) | \([$dm[]] | med | r2) | \([$db[]] | med | r2) | \(ratios($dm; $db) | med | r2) (\(ratios($dm; $db) | list)) | |"
+  "| 1 | … after the first message (msgs/s) | \([$dm[]] | med | r2) | \([$db[]] | med | r2) | \(ratios($dm; $db) | med | r2) (\(ratios($dm; $db) | list)) | |",
+  "| 1 | CPU ms per message: sender process / wasim | \([per("send_mg"; .mg_cpu_ms_per_msg)[]] | med | r2) / \([per("send_mg"; .wasim_cpu_ms_per_msg)[]] | med | r2) | \([per("send_bare"; .cpu_ms_per_msg)[]] | med | r2) / \([per("send_bare"; .wasim_cpu_ms_per_msg)[]] | med | r2) | | |"
   else empty end ),
-( [$all[] | select(.key | startswith("rss_mg_")) | .key | ltrimstr("rss_mg_")] | unique | sort_by(tonumber) | reverse[] as $g |
+( ([$all[] | select(.key | startswith("rss_mg_")) | .key | ltrimstr("rss_mg_")] | unique | sort_by(tonumber) | reverse[]) as $g |
   per("rss_mg_" + $g; .rss_kib_median) as $mg | per("rss_base_" + $g; .rss_kib_median) as $b |
   "| 2 | RSS, 100 connected, \($g) groups each (MiB) | \([$mg[]] | med | mib | r2) | \([$b[]] | med | mib | r2) (baseline) | **\(ratios($mg; $b) | med | r2)** (\(ratios($mg; $b) | list)) | ≤ 1.3 |" )
 ' "$R"

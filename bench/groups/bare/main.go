@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -49,6 +50,7 @@ func main() {
 	defer cli.Disconnect()
 
 	lat := make([]time.Duration, 0, *n)
+	cpu0 := cpuTime()
 	start := time.Now()
 	for i := range *n {
 		s := time.Now()
@@ -59,12 +61,13 @@ func main() {
 		lat = append(lat, time.Since(s))
 	}
 	took := time.Since(start)
+	cpu := cpuTime() - cpu0
 	first := lat[0]
 	sort.Slice(lat, func(a, b int) bool { return lat[a] < lat[b] })
 	out, _ := json.Marshal(map[string]any{
 		"n": *n, "ms": took.Milliseconds(), "msgs_per_s": float64(*n) / took.Seconds(), "link_ms": linkMS,
 		"first_sent_ms": first.Milliseconds(), "drain_msgs_per_s": float64(*n-1) / (took - first).Seconds(),
-		"send_p50_ms": ms(lat[len(lat)/2]), "send_p99_ms": ms(lat[len(lat)*99/100]),
+		"cpu_ms_per_msg": ms(cpu) / float64(*n), "send_p50_ms": ms(lat[len(lat)/2]), "send_p99_ms": ms(lat[len(lat)*99/100]),
 	})
 	fmt.Println(string(out))
 }
@@ -109,6 +112,13 @@ func link(ctx context.Context, addr, dbPath, phone string) (*whatsmeow.Client, i
 		check(fmt.Errorf("not connected: %w", ctx.Err()))
 	}
 	return cli, time.Since(t0).Milliseconds()
+}
+
+// cpuTime is the user + system CPU time of this process so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
