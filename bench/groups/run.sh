@@ -23,7 +23,7 @@
 # $OUT/summary.md (OUT defaults to bench/groups/results).
 #
 # Knobs (environment): ONLY="1 2", RUNS=3 (section 1), RSS_RUNS=1
-# (section 2), N=200 (texts per send run), MEMBERS=50, INSTANCES=100,
+# (section 2), N=100 (texts per send run), MEMBERS=50, INSTANCES=100,
 # NGROUPS=20, IDLE=10 (s before sampling RSS), SAMPLES=5, KEEP=1.
 set -euo pipefail
 
@@ -33,7 +33,7 @@ OUT=${OUT:-$HERE/results}
 ONLY=" ${ONLY:-1 2} "
 RUNS=${RUNS:-3}
 RSS_RUNS=${RSS_RUNS:-1}
-N=${N:-200}
+N=${N:-100}
 MEMBERS=${MEMBERS:-50}
 INSTANCES=${INSTANCES:-100}
 NGROUPS=${NGROUPS:-20}
