@@ -36,6 +36,8 @@ type Control interface {
 	MigrateToLID(ctx context.Context, account string) (string, error)
 	// CreateGroup is a contact creating a group (group_control.go).
 	CreateGroup(ctx context.Context, spec GroupSpec) (types.JID, error)
+	// AddContactDevice gives a contact one more device (group_devices.go).
+	AddContactDevice(ctx context.Context, phone string) (types.JID, error)
 	// Addr is the host:port whatsmeow clients connect to.
 	Addr() string
 }

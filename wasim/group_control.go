@@ -100,12 +100,24 @@ func (r *remote) CreateGroup(ctx context.Context, spec GroupSpec) (types.JID, er
 	return r.jid(ctx, "create-group", controlRequest{Group: &spec})
 }
 
+func (l local) AddContactDevice(ctx context.Context, phone string) (types.JID, error) {
+	return l.s.AddContactDevice(ctx, phone)
+}
+
+func (r *remote) AddContactDevice(ctx context.Context, phone string) (types.JID, error) {
+	return r.jid(ctx, "add-contact-device", controlRequest{Phone: phone})
+}
+
 func groupControlRoutes(c Control, handle func(string, func(context.Context, controlRequest) (controlResponse, error))) {
 	handle("create-group", func(ctx context.Context, req controlRequest) (controlResponse, error) {
 		if req.Group == nil {
 			return controlResponse{}, specErr("group", "is required")
 		}
 		jid, err := c.CreateGroup(ctx, *req.Group)
+		return controlResponse{JID: jid.String()}, err
+	})
+	handle("add-contact-device", func(ctx context.Context, req controlRequest) (controlResponse, error) {
+		jid, err := c.AddContactDevice(ctx, req.Phone)
 		return controlResponse{JID: jid.String()}, err
 	})
 }

@@ -48,6 +48,7 @@ func main() {
 	samples := flag.Int("samples", 5, "RSS samples (1 s apart); the median is reported")
 	hold := flag.Bool("hold", false, "stay up after reporting, until SIGINT/SIGTERM")
 	timeout := flag.Duration("timeout", 5*time.Minute, "give up linking after this long")
+	groups := flag.Int("groups", 0, "once connected, each client fetches its groups (GetJoinedGroups) and must be in at least this many")
 	flag.Parse()
 	startPprof() // only in a -tags benchpprof build (pprof.go)
 
@@ -122,6 +123,9 @@ func main() {
 		os.Exit(1)
 	}
 	took := time.Since(start)
+	if *groups > 0 {
+		fetchGroups(ctx, clients, *groups, *workers)
+	}
 	fmt.Printf("READY %d\n", *n)
 	fmt.Fprintf(os.Stderr, "baseline: %d clients connected (%s) in %v\n", *n, mode, took.Round(time.Millisecond))
 
@@ -151,6 +155,27 @@ func main() {
 		cli.Disconnect()
 	}
 	db.Close()
+}
+
+// fetchGroups has every client list its groups once, as a gateway's
+// client would after linking (bench/groups/run.sh).
+func fetchGroups(ctx context.Context, clients []*whatsmeow.Client, want, workers int) {
+	t0 := time.Now()
+	errs := pool.ForEach(len(clients), workers, func(i int) error {
+		gs, err := clients[i].GetJoinedGroups(ctx)
+		if err != nil {
+			return fmt.Errorf("client %d: groups: %w", i, err)
+		}
+		if len(gs) < want {
+			return fmt.Errorf("client %d: %d groups, want %d", i, len(gs), want)
+		}
+		return nil
+	})
+	if len(errs) > 0 {
+		fmt.Fprintf(os.Stderr, "baseline: %d of %d clients failed; first: %v\n", len(errs), len(clients), errs[0])
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "baseline: %d clients fetched their groups in %v\n", len(clients), time.Since(t0).Round(time.Millisecond))
 }
 
 // selfRSS is VmRSS of this process in KiB.
