@@ -56,6 +56,7 @@ type instance struct {
 	loggingOut  bool
 	sender      *sender
 	rcpts       []store.Receipt // received, to apply in one batch
+	grcpts      []groupRcpt     // group members' receipts, applied with them
 	rcptsPosted bool
 	counts      store.Counts
 	countsTimer *time.Timer

@@ -138,9 +138,12 @@ func (i *instance) onReceipt(e *events.Receipt) {
 }
 
 func (i *instance) flushReceipts() {
-	rs := i.rcpts
-	i.rcpts, i.rcptsPosted = nil, false
+	rs, gs := i.rcpts, i.grcpts
+	i.rcpts, i.grcpts, i.rcptsPosted = nil, nil, false
 	i.applyReceipts(rs)
+	if len(gs) > 0 {
+		i.applyGroupReceipts(gs)
+	}
 }
 
 func (i *instance) applyReceipts(rs []store.Receipt) {
@@ -203,27 +206,55 @@ func (i *instance) onCall(cli *whatsmeow.Client, e *events.CallOffer) {
 	}
 }
 
-// groupReceipt records one member's receipt on a sent group message.
+// groupRcpt is one member's receipt of a sent group message.
+type groupRcpt struct {
+	id     string
+	who    event.Person
+	status string
+	at     time.Time
+}
+
+// groupReceipt queues one member's receipt; flushReceipts writes the batch:
+// a group of 50 answers each message with up to 100 receipts, and one
+// write per message per batch keeps that from costing a transaction each.
 func (i *instance) groupReceipt(e *events.Receipt, status string, at time.Time) {
 	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
 	defer cancel()
 	who := i.m.person(ctx, e.Sender, e.SenderAlt)
 	for _, id := range e.MessageIDs {
-		_, err := i.m.store.ChangeMessage(ctx, i.id, id, func(t *store.Message) ([]store.Event, error) {
-			if t == nil || t.Direction != "out" {
-				return nil, nil
-			}
-			c, err := decodeContent(t)
-			if err != nil {
-				return nil, err
-			}
-			c.Receipts = setReceipt(c.Receipts, event.Receipt{Person: who, Status: status, At: at})
-			t.Content = marshalOrNil(c)
-			return nil, nil
-		})
-		if err != nil {
-			i.log.Warn("cannot record a group receipt", "id", id, "err", err)
+		i.grcpts = append(i.grcpts, groupRcpt{id: id, who: who, status: status, at: at})
+	}
+}
+
+// applyGroupReceipts records members' receipts on their messages, each
+// message's content decoded and written once.
+func (i *instance) applyGroupReceipts(rs []groupRcpt) {
+	byID := map[string][]groupRcpt{}
+	var ids []string
+	for _, r := range rs {
+		if _, ok := byID[r.id]; !ok {
+			ids = append(ids, r.id)
 		}
+		byID[r.id] = append(byID[r.id], r)
+	}
+	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
+	defer cancel()
+	err := i.m.store.ChangeMessages(ctx, i.id, ids, func(t *store.Message) ([]store.Event, error) {
+		if t.Direction != "out" {
+			return nil, nil
+		}
+		c, err := decodeContent(t)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range byID[t.ID] {
+			c.Receipts = setReceipt(c.Receipts, event.Receipt{Person: r.who, Status: r.status, At: r.at})
+		}
+		t.Content = marshalOrNil(c)
+		return nil, nil
+	})
+	if err != nil {
+		i.log.Warn("cannot record group receipts", "err", err)
 	}
 }
 

@@ -29,6 +29,28 @@ func (s *Store) ChangeMessage(ctx context.Context, instanceID, id string, fn Cha
 	return out, nil
 }
 
+// ChangeMessages applies fn to several messages in one transaction (a
+// batch of group receipts); unknown ids are skipped.
+func (s *Store) ChangeMessages(ctx context.Context, instanceID string, ids []string, fn Change) error {
+	err := s.inTx(ctx, func(tx *Tx) error {
+		for _, id := range ids {
+			if _, err := changeTx(ctx, tx, instanceID, id, func(m *Message) ([]Event, error) {
+				if m == nil {
+					return nil, nil
+				}
+				return fn(m)
+			}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("store: change messages: %w", err)
+	}
+	return nil
+}
+
 // StoreRelated records an incoming message that acts on another (a
 // reaction, an edit, a revoke, a poll vote) and applies fn to that target,
 // once: a redelivered id changes nothing and dup is true.
