@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +97,10 @@ type Options struct {
 	// event for a webhook with include_media (5 MiB); larger files are
 	// left to the media URL; negative never inlines.
 	IncludeMediaMax int64
+	// ServerURL is meowgate's own base URL ("http://host:port"), sent as
+	// server_url in Evolution-format deliveries and put before the media
+	// routes in them; "" leaves those paths relative.
+	ServerURL string
 }
 
 // Worker delivers webhooks. Start it once; Close stops it.
@@ -138,6 +143,7 @@ func New(opts Options) (*Worker, error) {
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.BackoffBase)
+	opts.ServerURL = strings.TrimSuffix(opts.ServerURL, "/")
 	if opts.UserAgent == "" {
 		opts.UserAgent = "meowgate"
 	}
