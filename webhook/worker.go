@@ -9,7 +9,8 @@
 // and moves the cursor past all of them. An event is queued only if, when the
 // worker reads it (normally milliseconds after it was appended), the webhook
 // is enabled with a URL and the event's type passes the webhook's filter
-// (events empty = every type). Events that happen while no webhook is
+// (events empty = every type) and, for a webhook in Evolution API's format,
+// Evolution has a counterpart for it (evolution.go). Events that happen while no webhook is
 // configured are skipped for good: configuring a webhook later does not
 // replay the past (GET …/events?after= does that).
 //
