@@ -45,6 +45,27 @@ const (
 	evoPlayed      = "PLAYED"
 )
 
+// EvolutionTypes returns the meowgate event types delivered as an Evolution
+// event, named as Evolution's webhook settings do (MESSAGES_UPSERT) or as
+// its bodies do (messages.upsert); nil for an event meowgate never
+// delivers. The compatibility routes turn Evolution's event lists into a
+// webhook's events filter with it.
+func EvolutionTypes(name string) []string {
+	switch strings.ToLower(strings.ReplaceAll(name, "_", ".")) {
+	case evoMessagesUpsert:
+		return []string{event.TypeMessageReceived, event.TypeMessageEcho, event.TypeReaction}
+	case evoMessagesUpdate:
+		return []string{event.TypeMessageStatus}
+	case evoSendMessage:
+		return []string{event.TypeMessageSent}
+	case evoConnectionUpdate:
+		return []string{event.TypeState}
+	case evoQRCodeUpdated:
+		return []string{event.TypeQR}
+	}
+	return nil
+}
+
 // evolutionEvent names the Evolution event an event is delivered as; ""
 // means it has none and is not delivered to an Evolution-format webhook.
 func evolutionEvent(ev store.Event) string {

@@ -405,3 +405,26 @@ func TestEvolutionSenderAndAccount(t *testing.T) {
 		t.Errorf("echo: %s", mustJSON(t, b))
 	}
 }
+
+// EvolutionTypes covers exactly the types evolutionEvent delivers, under
+// both spellings of Evolution's names.
+func TestEvolutionTypes(t *testing.T) {
+	cover := map[string]string{}
+	for _, name := range []string{"MESSAGES_UPSERT", "messages.update", "SEND_MESSAGE", "connection.update", "QRCODE_UPDATED"} {
+		types := webhook.EvolutionTypes(name)
+		if len(types) == 0 {
+			t.Errorf("EvolutionTypes(%q) is empty", name)
+		}
+		for _, typ := range types {
+			cover[typ] = name
+		}
+	}
+	for _, name := range []string{"CHATS_UPSERT", "presence.update", "", "MESSAGES"} {
+		if got := webhook.EvolutionTypes(name); got != nil {
+			t.Errorf("EvolutionTypes(%q) = %v, want nil", name, got)
+		}
+	}
+	if len(cover) != 7 {
+		t.Errorf("types covered %v", cover)
+	}
+}
