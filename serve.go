@@ -201,6 +201,7 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		Timeout: cfg.Webhook.Timeout.Duration, RetryWindow: cfg.Webhook.RetryWindow.Duration,
 		MaxBackoff: cfg.Webhook.MaxBackoff.Duration, UserAgent: "meowgate/" + Version(),
 		Observe: observe, IncludeMediaMax: includeMediaMax(cfg.Media.IncludeMediaMaxMB),
+		ServerURL: serverURL(cfg.Server.Listen),
 	})
 	if err != nil {
 		return err
@@ -326,4 +327,17 @@ func includeMediaMax(mb int64) int64 {
 		return -1
 	}
 	return mb << 20
+}
+
+// serverURL is the base URL Evolution-format webhooks name as server_url:
+// the listen address, with a wildcard host shown as localhost.
+func serverURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port)
 }

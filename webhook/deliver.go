@@ -55,13 +55,22 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 	if name == "" {
 		name = r.id
 	}
-	if cfg.IncludeMedia {
-		ev = r.withMedia(ctx, ev)
+	target := cfg.URL
+	var body []byte // the body of every POST
+	if cfg.Format == instance.FormatEvolution {
+		var ok bool
+		if target, body, ok = r.evolution(ctx, cfg, name, ev); !ok {
+			return r.skip(ctx, cfg, d, ev)
+		}
+	} else {
+		if cfg.IncludeMedia {
+			ev = r.withMedia(ctx, ev)
+		}
+		body = ev.Envelope(name).AppendJSON(nil)
 	}
-	body := ev.Envelope(name).AppendJSON(nil) // the body of every POST
 
 	start := time.Now()
-	o := r.post(ctx, cfg, ev, body)
+	o := r.post(ctx, cfg, target, ev, body)
 	if ctx.Err() != nil {
 		if o.status == 0 {
 			return ctx.Err() // cut short by Close: made again after the next Start
@@ -73,7 +82,7 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 		defer cancel()
 	}
 
-	a := store.WebhookAttempt{At: start, URL: instance.MaskURL(cfg.URL), StatusCode: o.status, Error: o.err, Response: o.response}
+	a := store.WebhookAttempt{At: start, URL: instance.MaskURL(target), StatusCode: o.status, Error: o.err, Response: o.response}
 	switch {
 	case o.err == "":
 		a.Status = store.DeliveryDelivered
@@ -126,19 +135,33 @@ func (r *runner) attempt(ctx context.Context, cfg instance.Webhook, d store.Webh
 	return nil
 }
 
-// post sends one request and classifies the answer.
-func (r *runner) post(ctx context.Context, cfg instance.Webhook, ev store.Event, body []byte) outcome {
+// skip records a queued delivery that has no body in the webhook's
+// format as delivered without a POST (its format changed after it was
+// queued), so the deliveries after it go on in order.
+func (r *runner) skip(ctx context.Context, cfg instance.Webhook, d store.WebhookDelivery, ev store.Event) error {
+	a := store.WebhookAttempt{At: time.Now(), URL: instance.MaskURL(cfg.URL), Status: store.DeliveryDelivered,
+		Response: "not sent: the event has no Evolution API counterpart"}
+	if _, err := r.w.store.RecordWebhookAttempt(ctx, d.ID, a); err != nil && !errors.Is(err, store.ErrConflict) {
+		return err
+	}
+	r.w.log.Debug("webhook: skipped, no Evolution API counterpart", "instance", r.id, "delivery", d.ID, "event", ev.ID, "type", ev.Type)
+	return nil
+}
+
+// post sends one request to target (the webhook's URL, or a URL derived
+// from it) and classifies the answer.
+func (r *runner) post(ctx context.Context, cfg instance.Webhook, target string, ev store.Event, body []byte) outcome {
 	w := r.w
 	ctx, cancel := context.WithTimeout(ctx, w.opts.Timeout)
 	defer cancel()
 	// Checked at every attempt, not only when set: a name may resolve to
 	// this host later, or the URL was stored before the check existed.
-	if err := w.m.CheckWebhookTarget(ctx, cfg.URL); err != nil {
+	if err := w.m.CheckWebhookTarget(ctx, target); err != nil {
 		return outcome{err: truncate(err.Error())} // never retried: it would loop
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, cfg.URL, bytes.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
 	if err != nil {
-		return outcome{err: truncate("bad webhook URL: " + maskedError(err, cfg.URL))} // not retryable
+		return outcome{err: truncate("bad webhook URL: " + maskedError(err, target))} // not retryable
 	}
 	for k, v := range cfg.Headers { // ours below win over custom ones
 		req.Header.Set(k, v)
@@ -159,7 +182,7 @@ func (r *runner) post(ctx context.Context, cfg instance.Webhook, ev store.Event,
 		if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() {
 			return outcome{err: fmt.Sprintf("timeout after %s", w.opts.Timeout), retryable: true}
 		}
-		return outcome{err: truncate(maskedError(err, cfg.URL)), retryable: true}
+		return outcome{err: truncate(maskedError(err, target)), retryable: true}
 	}
 	defer resp.Body.Close()
 	buf, rerr := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))

@@ -200,6 +200,7 @@ func waitChan(t *testing.T, what string, ch <-chan struct{}) {
 
 // request is one POST a receiver got.
 type request struct {
+	path     string // with the query
 	delivery string // X-Meowgate-Delivery
 	header   http.Header
 	body     []byte
@@ -240,7 +241,7 @@ func (rc *receiver) serve(w http.ResponseWriter, r *http.Request) {
 		status = respond(w, id, n)
 	}
 	rc.mu.Lock()
-	rc.reqs = append(rc.reqs, request{delivery: id, header: r.Header.Clone(), body: body, status: status})
+	rc.reqs = append(rc.reqs, request{path: r.URL.RequestURI(), delivery: id, header: r.Header.Clone(), body: body, status: status})
 	rc.mu.Unlock()
 	w.WriteHeader(status)
 	_, _ = io.WriteString(w, "answer "+strconv.Itoa(status))
@@ -312,6 +313,12 @@ func webhookPatch(wh map[string]any) *instance.WebhookPatch {
 			p.Events = &ev
 		case "headers":
 			p.Headers = v.(map[string]string)
+		case "format":
+			s := v.(string)
+			p.Format = &s
+		case "by_events":
+			b := v.(bool)
+			p.ByEvents = &b
 		default:
 			panic("webhookPatch: unknown key " + k)
 		}

@@ -32,38 +32,16 @@ func (r *runner) withMedia(ctx context.Context, ev store.Event) store.Event {
 	if json.Unmarshal(ev.Data, &probe) != nil || probe.Media == nil {
 		return ev
 	}
-	limit := r.w.opts.IncludeMediaMax
-	if limit == 0 {
-		limit = defaultIncludeMediaMax
-	} else if limit < 0 {
+	b64, ok := r.mediaBase64(ctx, probe.ID, probe.Media.Size)
+	if !ok {
 		return ev
 	}
-	if probe.Media.Size > limit {
-		return ev
-	}
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-	defer cancel()
-	f, err := r.w.m.OpenMedia(ctx, r.id, probe.ID)
-	if err != nil {
-		r.w.log.Info("webhook: media not inlined", "id", probe.ID, "err", err)
-		return ev
-	}
-	defer f.Close()
-	if f.Size > limit {
-		return ev
-	}
-	var b64 bytes.Buffer
-	enc := base64.NewEncoder(base64.StdEncoding, &b64)
-	if _, err := io.Copy(enc, io.LimitReader(f, limit)); err != nil {
-		return ev
-	}
-	enc.Close()
 	var data map[string]json.RawMessage
 	var md map[string]json.RawMessage
 	if json.Unmarshal(ev.Data, &data) != nil || json.Unmarshal(data["media"], &md) != nil {
 		return ev
 	}
-	md["base64"], _ = json.Marshal(b64.String())
+	md["base64"], _ = json.Marshal(b64)
 	data["media"], _ = json.Marshal(md)
 	out, err := json.Marshal(data)
 	if err != nil {
@@ -71,4 +49,36 @@ func (r *runner) withMedia(ctx context.Context, ev store.Event) store.Event {
 	}
 	ev.Data = out
 	return ev
+}
+
+// mediaBase64 reads the file of message id (of the size its event says)
+// as base64; false when it is over the inline limit or cannot be had now.
+func (r *runner) mediaBase64(ctx context.Context, id string, size int64) (string, bool) {
+	limit := r.w.opts.IncludeMediaMax
+	if limit == 0 {
+		limit = defaultIncludeMediaMax
+	} else if limit < 0 {
+		return "", false
+	}
+	if size > limit {
+		return "", false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	f, err := r.w.m.OpenMedia(ctx, r.id, id)
+	if err != nil {
+		r.w.log.Info("webhook: media not inlined", "id", id, "err", err)
+		return "", false
+	}
+	defer f.Close()
+	if f.Size > limit {
+		return "", false
+	}
+	var b64 bytes.Buffer
+	enc := base64.NewEncoder(base64.StdEncoding, &b64)
+	if _, err := io.Copy(enc, io.LimitReader(f, limit)); err != nil {
+		return "", false
+	}
+	enc.Close()
+	return b64.String(), true
 }

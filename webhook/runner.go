@@ -123,7 +123,7 @@ func (r *runner) step(ctx context.Context, changed <-chan struct{}) error {
 		var queue []store.Event
 		if active {
 			for _, ev := range evs {
-				if len(cfg.Events) == 0 || slices.Contains(cfg.Events, ev.Type) {
+				if wanted(cfg, ev) {
 					queue = append(queue, ev)
 				}
 			}
@@ -172,4 +172,13 @@ func (r *runner) step(ctx context.Context, changed <-chan struct{}) error {
 	case <-ctx.Done():
 	}
 	return nil
+}
+
+// wanted reports whether the webhook takes the event: its type passes the
+// filter and, for an Evolution-format webhook, Evolution has a counterpart.
+func wanted(cfg instance.Webhook, ev store.Event) bool {
+	if len(cfg.Events) > 0 && !slices.Contains(cfg.Events, ev.Type) {
+		return false
+	}
+	return cfg.Format != instance.FormatEvolution || evolutionEvent(ev) != ""
 }

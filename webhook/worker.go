@@ -9,7 +9,8 @@
 // and moves the cursor past all of them. An event is queued only if, when the
 // worker reads it (normally milliseconds after it was appended), the webhook
 // is enabled with a URL and the event's type passes the webhook's filter
-// (events empty = every type). Events that happen while no webhook is
+// (events empty = every type) and, for a webhook in Evolution API's format,
+// Evolution has a counterpart for it (evolution.go). Events that happen while no webhook is
 // configured are skipped for good: configuring a webhook later does not
 // replay the past (GET …/events?after= does that).
 //
@@ -33,6 +34,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -96,6 +98,10 @@ type Options struct {
 	// event for a webhook with include_media (5 MiB); larger files are
 	// left to the media URL; negative never inlines.
 	IncludeMediaMax int64
+	// ServerURL is meowgate's own base URL ("http://host:port"), sent as
+	// server_url in Evolution-format deliveries and put before the media
+	// routes in them; "" leaves those paths relative.
+	ServerURL string
 }
 
 // Worker delivers webhooks. Start it once; Close stops it.
@@ -138,6 +144,7 @@ func New(opts Options) (*Worker, error) {
 		opts.MaxBackoff = 5 * time.Minute
 	}
 	opts.MaxBackoff = max(opts.MaxBackoff, opts.BackoffBase)
+	opts.ServerURL = strings.TrimSuffix(opts.ServerURL, "/")
 	if opts.UserAgent == "" {
 		opts.UserAgent = "meowgate"
 	}

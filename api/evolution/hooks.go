@@ -10,22 +10,15 @@ import (
 	"github.com/meowgate/meowgate/instance"
 )
 
-// eventMap maps Evolution's event names onto meowgate's event types; the
-// names missing here have no meowgate counterpart and are accepted but
-// never delivered.
+// eventMap maps Evolution's event names onto the meowgate event types the
+// Evolution-format deliveries render (webhook.EvolutionTypes); the other
+// names are accepted but never delivered.
 var eventMap = map[string][]string{
-	"QRCODE_UPDATED":            {event.TypeQR},
-	"CONNECTION_UPDATE":         {event.TypeState},
-	"MESSAGES_UPSERT":           {event.TypeMessageReceived, event.TypeMessageEcho, event.TypeReaction},
-	"MESSAGES_UPDATE":           {event.TypeMessageStatus, event.TypePollVote},
-	"MESSAGES_EDITED":           {event.TypeEdited},
-	"MESSAGES_DELETE":           {event.TypeRevoked},
-	"SEND_MESSAGE":              {event.TypeMessageSent},
-	"PRESENCE_UPDATE":           {event.TypePresence},
-	"GROUPS_UPSERT":             {event.TypeGroupJoined},
-	"GROUP_UPDATE":              {event.TypeGroupUpdated},
-	"GROUP_PARTICIPANTS_UPDATE": {event.TypeGroupParticipants, event.TypeGroupLeft},
-	"CALL":                      {event.TypeCallReceived},
+	"QRCODE_UPDATED":    {event.TypeQR},
+	"CONNECTION_UPDATE": {event.TypeState},
+	"MESSAGES_UPSERT":   {event.TypeMessageReceived, event.TypeMessageEcho, event.TypeReaction},
+	"MESSAGES_UPDATE":   {event.TypeMessageStatus},
+	"SEND_MESSAGE":      {event.TypeMessageSent},
 }
 
 // evolutionEvents is Evolution's list of webhook events (EventController.events).

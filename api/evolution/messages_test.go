@@ -42,7 +42,7 @@ func TestSettingsWebhookMessagesContract(t *testing.T) {
 	e.want(e.call("POST", "/webhook/set/m", hash, map[string]any{"webhook": map[string]any{"enabled": true, "url": "http://127.0.0.1:1/h",
 		"webhookByEvents": true, "webhookBase64": false, "events": []string{"SEND_MESSAGE", "MESSAGES_UPDATE"}}}), http.StatusCreated, rowShape)
 	info, _ := e.m.Get("m")
-	if w := info.Webhook; w.Format != instance.FormatEvolution || !w.ByEvents || w.IncludeMedia || len(w.Events) != 3 {
+	if w := info.Webhook; w.Format != instance.FormatEvolution || !w.ByEvents || w.IncludeMedia || len(w.Events) != 2 {
 		t.Fatalf("stored webhook %+v", w)
 	}
 	got := e.want(e.call("GET", "/webhook/find/m", hash, nil), http.StatusOK, rowShape)
