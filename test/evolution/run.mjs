@@ -211,7 +211,13 @@ async function meowgate(method, p, body) {
 	});
 	const text = await res.text();
 	log(`  (meowgate) ${method} ${p} → ${res.status} ${text.length > 300 ? `${text.slice(0, 300)}…` : text}`);
-	return { status: res.status, body: text ? JSON.parse(text) : null };
+	let parsed = null;
+	try {
+		parsed = text ? JSON.parse(text) : null;
+	} catch {
+		parsed = text;
+	}
+	return { status: res.status, body: parsed };
 }
 
 async function eventually(what, fn, timeoutMs = 30_000) {
