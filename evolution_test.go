@@ -51,8 +51,8 @@ func TestEvolutionN8nNode(t *testing.T) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		hint := ""
-		if strings.Contains(string(out), "→ 404") {
-			hint = "\n(an Evolution route answered 404: is the compatibility there and switched on by MEOWGATE_COMPAT_EVOLUTION=true?)"
+		if strings.Contains(string(out), "GET /instance/fetchInstances → 404") {
+			hint = "\n(the credential test's GET /instance/fetchInstances answered 404: is the compatibility there and switched on by MEOWGATE_COMPAT_EVOLUTION=true?)"
 		}
 		t.Fatalf("node run.mjs: %v%s\n%s", err, hint, out)
 	}

@@ -318,7 +318,9 @@ async function scenario(receiver) {
 		const r = all.find((i) => i?.name === instanceName);
 		return { ok: r?.connectionStatus === 'open', value: r ?? list };
 	});
-	check(String(row.ownerJid || '').startsWith(`${ownPhone.slice(1)}@`), 'fetchInstances answers the linked ownerJid', row);
+	// Evolution stores the account without the device (wuid: user.id with
+	// ":<device>" stripped), and workflows compare it with a number.
+	check(row.ownerJid === `${ownPhone.slice(1)}@s.whatsapp.net`, 'fetchInstances answers ownerJid as <number>@s.whatsapp.net', row);
 
 	// 5. Set the webhook (and read it back).
 	begin('set webhook');
@@ -395,7 +397,11 @@ async function scenario(receiver) {
 	const ev = upsert.body;
 	check(ev.instance === instanceName, 'messages.upsert names the instance', ev);
 	check(ev.destination === hookURL, 'messages.upsert carries destination', ev);
-	for (const k of ['date_time', 'sender', 'server_url', 'apikey']) check(typeof ev[k] === 'string', `messages.upsert carries ${k}`, ev);
+	for (const k of ['date_time', 'server_url']) check(typeof ev[k] === 'string', `messages.upsert carries ${k}`, ev);
+	// sender is the instance's wuid (no device); apikey the instance token,
+	// or null unless Evolution exposes tokens (AUTHENTICATION_EXPOSE_IN_FETCH_INSTANCES).
+	check(ev.sender === `${ownPhone.slice(1)}@s.whatsapp.net`, 'messages.upsert carries sender, the instance number', ev);
+	check('apikey' in ev && (ev.apikey === null || typeof ev.apikey === 'string'), 'messages.upsert carries apikey (string or null)', ev);
 	const key = ev.data.key;
 	check(key.fromMe === false, 'data.key.fromMe is false', key);
 	check([key.remoteJid, key.remoteJidAlt, key.senderPn].includes(contactJid), `data.key names the sender ${contactJid}`, key);
