@@ -358,7 +358,7 @@ func instanceRow(info *instance.Info) map[string]any {
 	}
 	return map[string]any{
 		"id": info.ID, "name": info.Name, "connectionStatus": instance.Connection(info.State),
-		"ownerJid": orNil(info.JID), "profileName": orNil(info.PushName), "profilePicUrl": nil,
+		"ownerJid": orNil(userJID(info.JID)), "profileName": orNil(info.PushName), "profilePicUrl": nil,
 		"integration": integration, "number": orNil(strings.TrimPrefix(info.Phone, "+")), "businessId": nil,
 		"token": nil, "clientName": "meowgate", "disconnectionReasonCode": nil, "disconnectionObject": nil,
 		"disconnectionAt": nil, "createdAt": info.CreatedAt, "updatedAt": info.UpdatedAt,
@@ -366,4 +366,17 @@ func instanceRow(info *instance.Info) map[string]any {
 		"Setting": setting,
 		"_count":  map[string]any{"Message": info.Counts.Messages, "Contact": info.Counts.Contacts, "Chat": info.Counts.Chats},
 	}
+}
+
+// userJID drops the device part of a JID ("4915…:1@s.whatsapp.net" →
+// "4915…@s.whatsapp.net"), as Evolution's ownerJid (its wuid) has none.
+func userJID(jid string) string {
+	user, server, ok := strings.Cut(jid, "@")
+	if !ok {
+		return jid
+	}
+	if u, _, found := strings.Cut(user, ":"); found {
+		user = u
+	}
+	return user + "@" + server
 }
