@@ -132,6 +132,26 @@ func TestSettingsWebhookMessagesContract(t *testing.T) {
 	e.wantErr(e.call("GET", "/group/findGroupInfos/m", hash, nil), http.StatusBadRequest)
 	e.want(e.call("GET", "/group/participants/m?groupJid="+gj, hash, nil), http.StatusOK, map[string]any{"participants": "array"})
 	e.want(e.call("POST", "/group/updateGroupSubject/m?groupJid="+gj, hash, map[string]any{"subject": "Team 2"}), http.StatusCreated, map[string]any{"update": "string"})
-	e.want(e.call("GET", "/group/inviteCode/m?groupJid="+gj, hash, nil), http.StatusOK, map[string]any{"inviteUrl": "string", "inviteCode": "string"})
+	e.want(e.call("POST", "/group/updateGroupDescription/m?groupJid="+gj, hash, map[string]any{"description": "our team"}), http.StatusCreated, map[string]any{"update": "string"})
+	e.wantErr(e.call("POST", "/group/updateGroupDescription/m?groupJid="+gj, hash, map[string]any{}), http.StatusBadRequest)
+	e.want(e.call("POST", "/group/updateSetting/m?groupJid="+gj, hash, map[string]any{"action": "locked"}), http.StatusCreated, map[string]any{"update": "string"})
+	e.wantErr(e.call("POST", "/group/updateSetting/m?groupJid="+gj, hash, map[string]any{"action": "sideways"}), http.StatusBadRequest)
+	up := e.want(e.call("POST", "/group/updateParticipant/m?groupJid="+gj, hash, map[string]any{"action": "promote", "participants": []string{to}}),
+		http.StatusCreated, map[string]any{"updateParticipants": "array"})
+	if list := up["updateParticipants"].([]any); len(list) != 1 {
+		t.Fatalf("updateParticipants %v", up)
+	} else {
+		checkShape(t, "POST /group/updateParticipant", "updateParticipants[0]", list[0], map[string]any{"status": "string", "jid": "string"})
+	}
+	e.wantErr(e.call("POST", "/group/updateParticipant/m?groupJid="+gj, hash, map[string]any{"action": "kick", "participants": []string{to}}), http.StatusBadRequest)
+	inv := e.want(e.call("GET", "/group/inviteCode/m?groupJid="+gj, hash, nil), http.StatusOK, map[string]any{"inviteUrl": "string", "inviteCode": "string"})
+	rev := e.want(e.call("POST", "/group/revokeInviteCode/m?groupJid="+gj, hash, nil), http.StatusCreated, map[string]any{"revoked": "boolean", "inviteCode": "string"})
+	if rev["inviteCode"] == inv["inviteCode"] {
+		t.Errorf("revokeInviteCode kept the code %v", inv["inviteCode"])
+	}
+	e.wantErr(e.call("GET", "/group/acceptInviteCode/m", hash, nil), http.StatusBadRequest)
 	e.want(e.call("DELETE", "/group/leaveGroup/m?groupJid="+gj, hash, nil), http.StatusOK, map[string]any{"groupJid": "string", "leave": "boolean"})
+	// Back in by the new link.
+	e.want(e.call("GET", "/group/acceptInviteCode/m?inviteCode="+rev["inviteCode"].(string), hash, nil), http.StatusOK,
+		map[string]any{"accepted": "boolean", "groupJid": "string"})
 }
