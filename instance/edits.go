@@ -40,6 +40,22 @@ func (i *instance) liveClient(ctx context.Context) (*whatsmeow.Client, error) {
 	return cli, err
 }
 
+// storedMessage returns an instance's message with its content.
+func (m *Manager) storedMessage(ctx context.Context, idOrName, id string) (*instance, *store.Message, content, error) {
+	inst, err := m.lookup(idOrName)
+	if err != nil {
+		return nil, nil, content{}, err
+	}
+	msg, err := m.store.GetMessage(ctx, inst.id, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil, content{}, ErrMessageNotFound
+	} else if err != nil {
+		return nil, nil, content{}, err
+	}
+	c, err := decodeContent(msg)
+	return inst, msg, c, err
+}
+
 func decodeContent(m *store.Message) (content, error) {
 	var c content
 	if len(m.Content) == 0 {
@@ -52,22 +68,12 @@ func decodeContent(m *store.Message) (content, error) {
 // EditMessage edits a text message: a queued one in place, a sent one on
 // WhatsApp within its edit window.
 func (m *Manager) EditMessage(ctx context.Context, idOrName, id, text string) (*event.Message, error) {
-	inst, err := m.lookup(idOrName)
-	if err != nil {
-		return nil, err
-	}
 	if strings.TrimSpace(text) == "" {
 		return nil, invalid("text", "is required")
 	} else if utf8.RuneCountInString(text) > MaxTextLength {
 		return nil, invalid("text", fmt.Sprintf("must be at most %d characters", MaxTextLength))
 	}
-	msg, err := m.store.GetMessage(ctx, inst.id, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrMessageNotFound
-	} else if err != nil {
-		return nil, err
-	}
-	c, err := decodeContent(msg)
+	inst, msg, c, err := m.storedMessage(ctx, idOrName, id)
 	if err != nil {
 		return nil, err
 	}
@@ -128,17 +134,7 @@ func (m *Manager) editQueued(ctx context.Context, inst *instance, id, text strin
 // RevokeMessage deletes a message: a queued one is canceled; a sent one
 // is revoked for everyone on WhatsApp (forEveryone must say so).
 func (m *Manager) RevokeMessage(ctx context.Context, idOrName, id string, forEveryone bool) (*event.Message, error) {
-	inst, err := m.lookup(idOrName)
-	if err != nil {
-		return nil, err
-	}
-	msg, err := m.store.GetMessage(ctx, inst.id, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrMessageNotFound
-	} else if err != nil {
-		return nil, err
-	}
-	c, err := decodeContent(msg)
+	inst, msg, c, err := m.storedMessage(ctx, idOrName, id)
 	if err != nil {
 		return nil, err
 	}

@@ -55,21 +55,9 @@ func (s *Store) ChangeMessages(ctx context.Context, instanceID string, ids []str
 // reaction, an edit, a revoke, a poll vote) and applies fn to that target,
 // once: a redelivered id changes nothing and dup is true.
 func (s *Store) StoreRelated(ctx context.Context, m *Message, targetID string, fn Change) (dup bool, err error) {
-	at := now()
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = at
-	}
-	m.UpdatedAt = at
 	err = s.inTx(ctx, func(tx *Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE instance_id = ? AND id = ?`, m.InstanceID, m.ID).Scan(&one)
-		if err == nil {
-			dup = true
-			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
-			return err
-		}
-		if err := insertMessage(ctx, tx, m); err != nil {
+		var err error
+		if dup, err = insertOnce(ctx, tx, m); err != nil || dup {
 			return err
 		}
 		_, err = changeTx(ctx, tx, m.InstanceID, targetID, fn)

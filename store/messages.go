@@ -157,24 +157,12 @@ func appendStatusEvent(ctx context.Context, tx *Tx, instanceID, id, chat, status
 // device) together with its event, once: a redelivered id is ignored and
 // dup is true.
 func (s *Store) StoreMessage(ctx context.Context, m *Message, evType string, data json.RawMessage) (dup bool, err error) {
-	at := now()
-	if m.CreatedAt.IsZero() {
-		m.CreatedAt = at
-	}
-	m.UpdatedAt = at
 	err = s.inTx(ctx, func(tx *Tx) error {
-		var one int
-		err := tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE instance_id = ? AND id = ?`, m.InstanceID, m.ID).Scan(&one)
-		if err == nil {
-			dup = true
-			return nil
-		} else if !errors.Is(err, sql.ErrNoRows) {
+		var err error
+		if dup, err = insertOnce(ctx, tx, m); err != nil || dup {
 			return err
 		}
-		if err := insertMessage(ctx, tx, m); err != nil {
-			return err
-		}
-		_, err = appendEventTx(ctx, tx, Event{InstanceID: m.InstanceID, Type: evType, Data: data, CreatedAt: at})
+		_, err = appendEventTx(ctx, tx, Event{InstanceID: m.InstanceID, Type: evType, Data: data, CreatedAt: m.UpdatedAt})
 		return err
 	})
 	if err != nil {
@@ -313,4 +301,22 @@ func (s *Store) MessageCounts(ctx context.Context, instanceID string) (Counts, e
 		return c, fmt.Errorf("store: count messages: %w", err)
 	}
 	return c, nil
+}
+
+// insertOnce inserts an incoming message unless its id is already stored
+// (WhatsApp redelivers what was not acked): dup is true then.
+func insertOnce(ctx context.Context, tx *Tx, m *Message) (dup bool, err error) {
+	at := now()
+	if m.CreatedAt.IsZero() {
+		m.CreatedAt = at
+	}
+	m.UpdatedAt = at
+	var one int
+	err = tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE instance_id = ? AND id = ?`, m.InstanceID, m.ID).Scan(&one)
+	if err == nil {
+		return true, nil
+	} else if !errors.Is(err, sql.ErrNoRows) {
+		return false, err
+	}
+	return false, insertMessage(ctx, tx, m)
 }
