@@ -1,4 +1,4 @@
-# bench/lib.sh: helpers shared by bench/run.sh and bench/messaging/run.sh
+# bench/lib.sh: helpers shared by the bench/*/run.sh scripts
 # (sourced, not run).
 
 # freeport prints a loopback port nothing listens on.
@@ -29,3 +29,48 @@ stop() {
 	fi
 	wait "$pid" 2>/dev/null || true
 }
+
+# bench_setup NAME: a temporary work directory $WORK (NAME.XXXXXX under
+# /tmp) with $BIN and $LOGS, $OUT created and $RESULTS emptied; on exit the
+# processes listed in PIDS are stopped, the last log lines are shown after
+# a failure, and $WORK is removed (KEEP=1 keeps it).
+bench_setup() {
+	WORK=$(mktemp -d "/tmp/$1.XXXXXX")
+	BIN=$WORK/bin
+	LOGS=$WORK/logs
+	mkdir -p "$BIN" "$LOGS" "$OUT"
+	RESULTS=$OUT/results.jsonl
+	: >"$RESULTS"
+
+	PIDS=()
+	cleanup() {
+		local rc=$?
+		set +e
+		for pid in "${PIDS[@]}"; do
+			kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
+		done
+		for pid in "${PIDS[@]}"; do
+			wait "$pid" 2>/dev/null
+		done
+		if [[ $rc -ne 0 ]]; then
+			echo "bench: failed (exit $rc); last log lines:" >&2
+			for f in "$LOGS"/*; do
+				[[ -s $f ]] || continue
+				echo "--- $f" >&2
+				tail -n 5 "$f" >&2
+			done
+		fi
+		if [[ ${KEEP:-0} == 1 ]]; then
+			echo "bench: kept $WORK" >&2
+		else
+			rm -rf "$WORK"
+		fi
+		exit $rc
+	}
+	trap cleanup EXIT
+	trap 'exit 130' INT TERM
+}
+
+log() { printf '\n== %s\n' "$*" >&2; }
+# record KEY RUN JSON
+record() { printf '{"key":"%s","run":%s,"data":%s}\n' "$1" "$2" "$3" >>"$RESULTS"; }

@@ -80,6 +80,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+# lib.sh first: this script's own record (no run number) replaces lib's.
+. "$ROOT/bench/lib.sh"
 log() { printf '\n== %s\n' "$*" >&2; }
 # show prints a command as it will run; run prints it, then runs it. (A
 # background job is started directly, never through run: $! would be the
@@ -101,7 +103,6 @@ phase() {
 	record "load_$2" "{\"loadavg\":\"$(cut -d' ' -f1-3 /proc/loadavg)\"}"
 }
 
-. "$ROOT/bench/lib.sh"
 
 export MEOWGATE_API_ADMIN_KEY=bench-admin-key-7c1f0e2a9b3d4c5e6f708192a3b4c5d6
 export MEOWGATE_LOG_LEVEL=warn

@@ -64,51 +64,14 @@ command -v wrk >/dev/null || {
 	exit 1
 }
 
-WORK=$(mktemp -d /tmp/meowgate-msgbench.XXXXXX)
-BIN=$WORK/bin
-LOGS=$WORK/logs
-mkdir -p "$BIN" "$LOGS" "$OUT"
-RESULTS=$OUT/results.jsonl
-: >"$RESULTS"
+. "$ROOT/bench/lib.sh"
+bench_setup meowgate-msgbench
 
-PIDS=()
-cleanup() {
-	local rc=$?
-	set +e
-	for pid in "${PIDS[@]}"; do
-		kill -0 "$pid" 2>/dev/null && kill -TERM "$pid" 2>/dev/null
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	if [[ $rc -ne 0 ]]; then
-		echo "bench: failed (exit $rc); last log lines:" >&2
-		for f in "$LOGS"/*; do
-			[[ -s $f ]] || continue
-			echo "--- $f" >&2
-			tail -n 5 "$f" >&2
-		done
-	fi
-	if [[ ${KEEP:-0} == 1 ]]; then
-		echo "bench: kept $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-log() { printf '\n== %s\n' "$*" >&2; }
-# record KEY RUN JSON
-record() { printf '{"key":"%s","run":%s,"data":%s}\n' "$1" "$2" "$3" >>"$RESULTS"; }
 # show prints a command as it is run, then runs it.
 show() {
 	printf '$ %s\n' "$*" >&2
 	"$@"
 }
-
-. "$ROOT/bench/lib.sh"
 
 export MEOWGATE_API_ADMIN_KEY=bench-admin-key-5e0c7d1a2b3c4d5e6f708192a3b4c5d6
 export MEOWGATE_LOG_LEVEL=warn
