@@ -9,28 +9,21 @@
 package main
 
 import (
+	"github.com/meowgate/meowgate/bench/internal/barelink"
+
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
-	"sync"
 	"syscall"
 	"time"
 
-	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
-	"go.mau.fi/whatsmeow/types/events"
-	waLog "go.mau.fi/whatsmeow/util/log"
 	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite"
-
-	"github.com/meowgate/meowgate/wasim"
 )
 
 func main() {
@@ -46,7 +39,9 @@ func main() {
 	defer cancel()
 	gid, err := types.ParseJID(*group)
 	check(err)
-	cli, linkMS := link(ctx, *addr, *dbPath, *phone)
+	cli, linkTook, err := barelink.Link(ctx, *addr, *dbPath, *phone)
+	check(err)
+	linkMS := linkTook.Milliseconds()
 	defer cli.Disconnect()
 
 	lat := make([]time.Duration, 0, *n)
@@ -70,48 +65,6 @@ func main() {
 		"cpu_ms_per_msg": ms(cpu) / float64(*n), "send_p50_ms": ms(lat[len(lat)/2]), "send_p99_ms": ms(lat[len(lat)*99/100]),
 	})
 	fmt.Println(string(out))
-}
-
-func link(ctx context.Context, addr, dbPath, phone string) (*whatsmeow.Client, int64) {
-	wasim.TrustRoot()
-	abs, err := filepath.Abs(dbPath)
-	check(err)
-	db, err := sql.Open("sqlite", "file:"+abs+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
-	check(err)
-	container := sqlstore.NewWithDB(db, "sqlite3", waLog.Noop)
-	check(container.Upgrade(ctx))
-	dev, err := container.GetFirstDevice(ctx)
-	check(err)
-	cli := whatsmeow.NewClient(dev, waLog.Noop)
-	wasim.Attach(cli, addr)
-	ctl := wasim.Remote(addr)
-	connected := make(chan struct{})
-	scanErr := make(chan error, 1)
-	var once, scanned sync.Once
-	cli.AddEventHandler(func(evt any) {
-		switch e := evt.(type) {
-		case *events.QR:
-			scanned.Do(func() {
-				go func() {
-					if _, err := ctl.Scan(ctx, e.Codes[0], phone); err != nil {
-						scanErr <- err
-					}
-				}()
-			})
-		case *events.Connected:
-			once.Do(func() { close(connected) })
-		}
-	})
-	t0 := time.Now()
-	check(cli.Connect())
-	select {
-	case <-connected:
-	case err := <-scanErr:
-		check(fmt.Errorf("scan: %w", err))
-	case <-ctx.Done():
-		check(fmt.Errorf("not connected: %w", ctx.Err()))
-	}
-	return cli, time.Since(t0).Milliseconds()
 }
 
 // cpuTime is the user + system CPU time of this process so far.

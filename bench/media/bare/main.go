@@ -14,8 +14,9 @@
 package main
 
 import (
+	"github.com/meowgate/meowgate/bench/internal/barelink"
+
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -27,15 +28,12 @@ import (
 
 	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
 	"go.mau.fi/whatsmeow/types/events"
-	waLog "go.mau.fi/whatsmeow/util/log"
 	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite"
 
 	"github.com/meowgate/meowgate/bench/media/internal/feed"
-	"github.com/meowgate/meowgate/wasim"
 )
 
 func main() {
@@ -57,7 +55,9 @@ func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
 	time.AfterFunc(*timeout, func() { check(fmt.Errorf("%s: timed out after %v", *mode, *timeout)) })
-	cli, linkMS := link(ctx, *addr, *dbPath, *phone)
+	cli, linkTook, err := barelink.Link(ctx, *addr, *dbPath, *phone)
+	check(err)
+	linkMS := linkTook.Milliseconds()
 	defer cli.Disconnect()
 	var out map[string]any
 	switch *mode {
@@ -71,48 +71,6 @@ func main() {
 	out["link_ms"] = linkMS
 	b, _ := json.Marshal(out)
 	fmt.Println(string(b))
-}
-
-func link(ctx context.Context, addr, dbPath, phone string) (*whatsmeow.Client, int64) {
-	wasim.TrustRoot()
-	abs, err := filepath.Abs(dbPath)
-	check(err)
-	db, err := sql.Open("sqlite", "file:"+abs+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
-	check(err)
-	container := sqlstore.NewWithDB(db, "sqlite3", waLog.Noop)
-	check(container.Upgrade(ctx))
-	dev, err := container.GetFirstDevice(ctx)
-	check(err)
-	cli := whatsmeow.NewClient(dev, waLog.Noop)
-	wasim.Attach(cli, addr)
-	ctl := wasim.Remote(addr)
-	connected := make(chan struct{})
-	scanErr := make(chan error, 1)
-	var once, scanned sync.Once
-	cli.AddEventHandler(func(evt any) {
-		switch e := evt.(type) {
-		case *events.QR:
-			scanned.Do(func() {
-				go func() {
-					if _, err := ctl.Scan(ctx, e.Codes[0], phone); err != nil {
-						scanErr <- err
-					}
-				}()
-			})
-		case *events.Connected:
-			once.Do(func() { close(connected) })
-		}
-	})
-	t0 := time.Now()
-	check(cli.Connect())
-	select {
-	case <-connected:
-	case err := <-scanErr:
-		check(fmt.Errorf("scan: %w", err))
-	case <-ctx.Done():
-		check(fmt.Errorf("not connected: %w", ctx.Err()))
-	}
-	return cli, time.Since(t0).Milliseconds()
 }
 
 // video uploads the file as meowgate's sender does (UploadReader through a
