@@ -130,6 +130,7 @@ type Settings struct {
 	QueueTTL          string `json:"queue_ttl"`
 	AutoDownload      bool   `json:"auto_download"`
 	MaxDownloadMB     int64  `json:"max_download_mb"`
+	MaxFirstContacts  int64  `json:"max_first_contacts_per_day"`
 }
 
 // Webhook is an instance's webhook as written; unset fields keep their

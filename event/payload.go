@@ -14,6 +14,9 @@ type State struct {
 	Reason     string    `json:"reason"`
 	Since      time.Time `json:"since"`
 	State      string    `json:"state"`
+	// Until is when a temporary ban or a restriction ends (reasons
+	// temporarily_banned, restricted); absent otherwise.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // QR is the data of an instance.qr event.

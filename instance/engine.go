@@ -382,7 +382,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.stopClient()
 		i.forgetLink(ctx)
 		i.setDesired(ctx, store.DesiredStopped)
-		i.setState(event.StateLoggedOut, event.ReasonRemoteLogout)
+		i.setState(event.StateLoggedOut, logoutReason(e))
 	case *events.StreamReplaced:
 		i.stopClient()
 		i.setDesired(ctx, store.DesiredStopped)
@@ -391,8 +391,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.stopClient()
 		i.setState(event.StateFailed, event.ReasonClientOutdated)
 	case *events.TemporaryBan:
-		i.stopClient()
-		i.setState(event.StateFailed, event.ReasonTempBanned)
+		i.onTempBan(e)
 	case *events.ConnectFailure:
 		i.log.Warn("connect failure", "reason", e.Reason, "message", e.Message)
 		i.scheduleRetry(event.StateFailed, event.ReasonConnectFailure)

@@ -76,6 +76,8 @@ type Info struct {
 	DeviceName string
 	State      string
 	Reason     string
+	// Until is when a temporary ban or a restriction ends; zero otherwise.
+	Until time.Time
 	Since      time.Time
 	Phone      string
 	JID        string
