@@ -114,6 +114,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	fullSync := i.settings.SyncFullHistory
 	cli.GetClientPayload = func() *waWa6.ClientPayload {
 		payload := dev.GetClientPayload()
+		i.m.applyVersion(payload)
 		if reg := payload.GetDevicePairingData(); reg != nil {
 			props := proto.Clone(wastore.DeviceProps).(*waCompanionReg.DeviceProps)
 			props.Os = proto.String(deviceName)
@@ -390,6 +391,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 	case *events.ClientOutdated:
 		i.stopClient()
 		i.setState(event.StateFailed, event.ReasonClientOutdated)
+		i.m.clientOutdated()
 	case *events.TemporaryBan:
 		i.onTempBan(e)
 	case *events.ConnectFailure:
