@@ -50,6 +50,7 @@ type Message struct {
 	Revoked       bool            `json:"revoked,omitempty"`
 	ReplyTo       string          `json:"reply_to,omitempty"`
 	SendAt        *time.Time      `json:"send_at,omitempty"`
+	HeldUntil     *time.Time      `json:"held_until,omitempty"` // a queued first contact waits until then
 	Status        string          `json:"status"`
 	Error         string          `json:"error,omitempty"`
 	CreatedAt     time.Time       `json:"created_at"`
