@@ -75,3 +75,13 @@ func (s *sender) restricted(ctx context.Context, msg *store.Message, err error) 
 	})
 	return true
 }
+
+// heardFrom is called for each new incoming message: a person who writes
+// is no stranger any more, so first contacts held for that chat may go.
+// The sender looks again only while the governor can hold anything (a
+// claim costs a write transaction).
+func (i *instance) heardFrom(group bool) {
+	if !group && i.sender != nil && (i.settings.MaxFirstContacts > 0 || i.row.Reason == event.ReasonRestricted) {
+		i.sender.poke()
+	}
+}

@@ -102,11 +102,15 @@ func TestFirstContactGovernor(t *testing.T) {
 	if len(q) != 1 || q["s4"] == nil || q["s4"].HeldUntil == nil {
 		t.Fatalf("queue after raising the cap %v", q)
 	}
+	// A held stranger who writes is a known chat: its message goes now.
+	e.receiveFrom("gov", s4, phone, "hi there")
+	e.waitStatus("gov", ids["s4"], event.StatusSent)
 	// Off: everything goes.
+	s5 := e.send("gov", "+4915100000815", "s5").ID
 	if _, err := e.m.UpdateSettings(ctx, "gov", *settingsPatch(t, `{"max_first_contacts_per_day":0}`)); err != nil {
 		t.Fatal(err)
 	}
-	e.waitStatus("gov", ids["s4"], event.StatusSent)
+	e.waitStatus("gov", s5, event.StatusSent)
 }
 
 // WhatsApp refusing a first contact (463 from a restricted account) holds
