@@ -19,7 +19,7 @@ type Restricted struct {
 type ClientVersion struct {
 	Version  string `json:"version"`  // e.g. "2.3000.1031999999"
 	Previous string `json:"previous"` // the version used before
-	Source   string `json:"source"`   // "fetched" (from web.whatsapp.com) or "pinned" (config)
+	Source   string `json:"source"`   // "fetched" (from web.whatsapp.com); a pinned version publishes none
 	// Reconnecting is true for an instance that WhatsApp refused as
 	// outdated and that logs in again with the new version.
 	Reconnecting bool `json:"reconnecting"`
