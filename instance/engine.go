@@ -391,7 +391,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 	case *events.ClientOutdated:
 		i.stopClient()
 		i.setState(event.StateFailed, event.ReasonClientOutdated)
-		i.m.clientOutdated()
+		i.m.clientOutdated(i.row.ProxyURL)
 	case *events.TemporaryBan:
 		i.onTempBan(e)
 	case *events.ConnectFailure:

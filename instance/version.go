@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strconv"
 	"sync"
@@ -79,7 +80,7 @@ func ValidClientVersion(s string) error {
 type versioner struct {
 	mu   sync.Mutex
 	cur  wastore.WAVersionContainer // zero: whatsmeow's compiled-in one
-	kick chan struct{}              // an instance was refused as outdated
+	kick chan string                // an instance was refused as outdated: its proxy URL
 }
 
 func newerVersion(a, b wastore.WAVersionContainer) bool {
@@ -123,7 +124,7 @@ func (m *Manager) applyVersion(p *waWa6.ClientPayload) {
 // or the last one fetched (kept in the store, so a restart does not fall
 // back to the compiled-in one). With "auto" it starts the checker.
 func (m *Manager) initVersion(ctx context.Context) {
-	m.ver.kick = make(chan struct{}, 1)
+	m.ver.kick = make(chan string, 1)
 	mode := m.opts.ClientVersion
 	var v wastore.WAVersionContainer
 	switch mode {
@@ -160,15 +161,16 @@ func (m *Manager) initVersion(ctx context.Context) {
 	}
 }
 
-// clientOutdated is called by an instance WhatsApp refused as outdated.
-func (m *Manager) clientOutdated() {
+// clientOutdated is called by an instance WhatsApp refused as outdated;
+// proxy is the instance's proxy URL ("" for none), which the fetch uses.
+func (m *Manager) clientOutdated(proxy string) {
 	if m.opts.ClientVersion != ClientVersionAuto {
 		m.log.Warn("WhatsApp refuses this client version; set [whatsapp] client_version = \"auto\" or a newer pinned version",
 			"version", m.currentVersion().String())
 		return
 	}
 	select {
-	case m.ver.kick <- struct{}{}:
+	case m.ver.kick <- proxy:
 	default:
 	}
 }
@@ -177,25 +179,34 @@ func (m *Manager) clientOutdated() {
 func (m *Manager) runVersionCheck() {
 	t := time.NewTicker(versionInterval)
 	defer t.Stop()
+	proxy := ""
 	for {
-		m.checkVersion()
+		m.checkVersion(proxy)
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
-		case <-m.ver.kick:
+			proxy = ""
+		case proxy = <-m.ver.kick:
 		}
 	}
 }
 
 // checkVersion fetches the current WhatsApp Web version and applies it if
-// it is newer than the one in use.
-func (m *Manager) checkVersion() {
+// it is newer than the one in use. It goes the way the instances go: the
+// sandbox's client, else the refused instance's proxy (http, https or
+// socks5), else the environment's HTTPS_PROXY.
+func (m *Manager) checkVersion(proxy string) {
 	ctx, cancel := context.WithTimeout(m.ctx, versionTimeout)
 	defer cancel()
 	hc := m.opts.HTTPClient
 	if hc == nil {
-		hc = &http.Client{Timeout: versionTimeout} // the default transport honours HTTPS_PROXY
+		tr := http.DefaultTransport.(*http.Transport).Clone()
+		if u, err := url.Parse(proxy); err == nil && proxy != "" {
+			tr.Proxy = http.ProxyURL(u)
+		}
+		hc = &http.Client{Timeout: versionTimeout, Transport: tr}
+		defer tr.CloseIdleConnections()
 	}
 	v, err := whatsmeow.GetLatestVersion(ctx, hc)
 	if err != nil {
