@@ -67,6 +67,7 @@ const (
 	ReasonBanned               = "banned"                 // WhatsApp banned the account (connect failure 406)
 	ReasonLocked               = "locked"                 // WhatsApp locked the account or its main device is gone (403)
 	ReasonBanExpired           = "ban_expired"            // reconnecting after a temporary ban
+	ReasonRestrictionEnded     = "restriction_ended"      // first contacts may go again
 )
 
 // Message statuses. Outgoing messages move forward through queued, sending,

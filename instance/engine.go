@@ -335,6 +335,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 			})
 		}
 		i.setState(event.StateConnected, event.ReasonLoggedIn)
+		i.showRestriction(time.Time{})
 		i.startSender(cli)
 	case *events.Receipt:
 		i.onReceipt(e)

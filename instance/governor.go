@@ -68,12 +68,41 @@ func (s *sender) restricted(ctx context.Context, msg *store.Message, err error) 
 	}
 	i.log.Warn("WhatsApp restricts first contacts; holding them", "code", code, "until", until, "id", msg.ID)
 	i.post(func() {
-		if i.row.State == event.StateConnected {
-			i.setStateUntil(event.StateConnected, event.ReasonRestricted, until)
-		}
+		i.showRestriction(until)
 		i.queueChanged()
 	})
 	return true
+}
+
+// showRestriction shows a restriction of a connected instance as its
+// reason, with until, and ends it then (reason restriction_ended). A zero
+// until reads the stored one: after a login the restriction is shown
+// again.
+func (i *instance) showRestriction(until time.Time) {
+	if until.IsZero() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		u, err := i.m.store.RestrictedUntil(ctx, i.id)
+		cancel()
+		if err != nil || !u.After(time.Now()) {
+			return
+		}
+		until = u
+	}
+	if i.row.State != event.StateConnected {
+		return
+	}
+	i.setStateUntil(event.StateConnected, event.ReasonRestricted, until)
+	if i.restrictEnd != nil {
+		i.restrictEnd.Stop()
+	}
+	i.restrictEnd = time.AfterFunc(time.Until(until), func() {
+		i.post(func() {
+			if i.row.State == event.StateConnected && i.row.Reason == event.ReasonRestricted && !time.Now().Before(i.until) {
+				i.setState(event.StateConnected, event.ReasonRestrictionEnded)
+				i.queueChanged()
+			}
+		})
+	})
 }
 
 // heardFrom is called for each new incoming message: a person who writes

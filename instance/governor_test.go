@@ -166,12 +166,34 @@ func TestRestrictedHoldsFirstContacts(t *testing.T) {
 	// A restart keeps the restriction: still held, still queued.
 	e.close()
 	e.openWith(func(o *Options) { o.RestrictedBackoff = time.Hour })
-	e.waitState("res", event.StateConnected, "")
+	if again := e.waitState("res", event.StateConnected, event.ReasonRestricted); !again.Until.Equal(info.Until) {
+		t.Fatalf("restricted until %v after the restart, was %v", again.Until, info.Until)
+	}
 	k3 := e.send("res", known, "reply three").ID
 	e.waitStatus("res", k3, event.StatusSent)
 	for _, id := range sids {
 		if m := e.msg("res", id); m.Status != event.StatusQueued {
 			t.Fatalf("after restart %s is %s", id, m.Status)
 		}
+	}
+}
+
+// When the back-off is over the reason says so and first contacts go.
+func TestRestrictionEnds(t *testing.T) {
+	e := newEnv(t)
+	e.close()
+	e.openWith(func(o *Options) { o.RestrictedBackoff = 2 * time.Second })
+	const phone = "+4915100000921"
+	e.connected("end", phone, `{"send_delay_ms":0}`)
+	e.sim.Restrict(phone, "463", time.Second)
+	id := e.send("end", "+4915100000922", "hello stranger").ID
+	e.waitState("end", event.StateConnected, event.ReasonRestricted)
+	e.waitState("end", event.StateConnected, event.ReasonRestrictionEnded)
+	m := e.waitStatus("end", id, event.StatusSent)
+	if strings.Contains(statuses(m), "failed") {
+		t.Fatalf("statuses %s", statuses(m))
+	}
+	if in := e.inbox("+4915100000922"); strings.Join(in, ",") != "hello stranger" {
+		t.Fatalf("stranger got %v", in)
 	}
 }

@@ -53,7 +53,8 @@ type instance struct {
 	qrCancel    context.CancelFunc
 	retries     int
 	retryTimer  *time.Timer
-	until       time.Time // end of a temporary ban or restriction (ban.go)
+	until       time.Time   // end of a temporary ban or restriction (ban.go)
+	restrictEnd *time.Timer // ends the "restricted" reason (governor.go)
 	loggingOut  bool
 	sender      *sender
 	rcpts       []store.Receipt // received, to apply in one batch
