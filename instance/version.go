@@ -153,10 +153,14 @@ func (m *Manager) initVersion(ctx context.Context) {
 		m.log.Info("WhatsApp Web version", "version", v.String(), "mode", mode)
 	}
 	if mode == ClientVersionAuto {
+		start := false // actors do not run yet: the rows are ours to read
+		for _, inst := range m.order {
+			start = start || inst.row.Desired == store.DesiredRunning
+		}
 		m.calls.Add(1)
 		go func() {
 			defer m.calls.Done()
-			m.runVersionCheck()
+			m.runVersionCheck(start)
 		}()
 	}
 }
@@ -175,21 +179,39 @@ func (m *Manager) clientOutdated(proxy string) {
 	}
 }
 
-// runVersionCheck fetches the version at start, daily and when kicked.
-func (m *Manager) runVersionCheck() {
+// runVersionCheck fetches the version at start (if start: an instance
+// is to log in), daily and when kicked.
+func (m *Manager) runVersionCheck(start bool) {
 	t := time.NewTicker(versionInterval)
 	defer t.Stop()
-	proxy := ""
+	proxy, kicked := "", start
 	for {
-		m.checkVersion(proxy)
+		// A gateway with no instance to run does not call WhatsApp.
+		if kicked || m.anyActive() {
+			m.checkVersion(proxy)
+		}
 		select {
 		case <-m.ctx.Done():
 			return
 		case <-t.C:
-			proxy = ""
+			proxy, kicked = "", false
 		case proxy = <-m.ver.kick:
+			kicked = true
 		}
 	}
+}
+
+// anyActive reports whether some instance is connected or trying to.
+func (m *Manager) anyActive() bool {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for _, inst := range m.order {
+		switch inst.snapshot().info.State {
+		case event.StateStarting, event.StateScanQR, event.StateConnected, event.StateFailed:
+			return true
+		}
+	}
+	return false
 }
 
 // checkVersion fetches the current WhatsApp Web version and applies it if
