@@ -79,15 +79,16 @@ type queueJSON struct {
 
 // stateJSON is the body of GET …/state.
 type stateJSON struct {
-	Name       string     `json:"name"`
-	State      string     `json:"state"`
-	Connection string     `json:"connection"`
-	Reason     string     `json:"reason"`
-	Until      *time.Time `json:"until,omitempty"`
-	Since      time.Time  `json:"since"`
-	Phone      string     `json:"phone"`
-	JID        string     `json:"jid"`
-	PushName   string     `json:"push_name"`
+	Name       string    `json:"name"`
+	State      string    `json:"state"`
+	Connection string    `json:"connection"`
+	Reason     string    `json:"reason"`
+	Since      time.Time `json:"since"`
+	Phone      string    `json:"phone"`
+	JID        string    `json:"jid"`
+	PushName   string    `json:"push_name"`
+
+	Until *time.Time `json:"until,omitempty"` // a ban's or restriction's end
 }
 
 // viewInstance renders a snapshot, whose secrets the Manager masked.

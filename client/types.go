@@ -104,15 +104,16 @@ type Instance struct {
 
 // State is the answer of GET …/state.
 type State struct {
-	Name       string     `json:"name"`
-	State      string     `json:"state"`
-	Connection string     `json:"connection"`
-	Reason     string     `json:"reason"`
-	Until      *time.Time `json:"until,omitempty"` // end of a temporary ban or restriction
-	Since      time.Time  `json:"since"`
-	Phone      string     `json:"phone"`
-	JID        string     `json:"jid"`
-	PushName   string     `json:"push_name"`
+	Name       string    `json:"name"`
+	State      string    `json:"state"`
+	Connection string    `json:"connection"`
+	Reason     string    `json:"reason"`
+	Since      time.Time `json:"since"`
+	Phone      string    `json:"phone"`
+	JID        string    `json:"jid"`
+	PushName   string    `json:"push_name"`
+	// Until is the end of a temporary ban or restriction.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // Settings are an instance's settings.

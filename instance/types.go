@@ -76,18 +76,17 @@ type Info struct {
 	DeviceName string
 	State      string
 	Reason     string
-	// Until is when a temporary ban or a restriction ends; zero otherwise.
-	Until     time.Time
-	Since     time.Time
-	Phone     string
-	JID       string
-	PushName  string
-	CreatedAt time.Time
-	UpdatedAt time.Time
-	Settings  Settings
-	Webhook   Webhook // masked
-	ProxyURL  string  // masked
-	Counts    store.Counts
+	Since      time.Time
+	Phone      string
+	JID        string
+	PushName   string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	Settings   Settings
+	Webhook    Webhook // masked
+	ProxyURL   string  // masked
+	Counts     store.Counts
+	Until      time.Time // when a temporary ban or a restriction ends; zero otherwise
 }
 
 // QR is the current pairing code of an instance.
