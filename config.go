@@ -83,8 +83,15 @@ type StoreConfig struct {
 // WhatsAppConfig is what the gateway shows to WhatsApp, and the settings a
 // new instance starts with.
 type WhatsAppConfig struct {
-	DeviceName string   `toml:"device_name"`
-	Defaults   Settings `toml:"defaults"`
+	DeviceName string `toml:"device_name"`
+	// ClientVersion is the WhatsApp Web version to log in with: "auto"
+	// (fetched at start, daily and when WhatsApp refuses the client),
+	// "off" (whatsmeow's compiled-in one) or a pinned "2.3000.N".
+	ClientVersion string `toml:"client_version"`
+	// RestrictedBackoff is how long first contacts wait after WhatsApp
+	// refused one (error 463).
+	RestrictedBackoff Duration `toml:"restricted_backoff"`
+	Defaults          Settings `toml:"defaults"`
 }
 
 // WebhookConfig is the delivery worker.
@@ -216,8 +223,9 @@ func DefaultConfig(getenv func(string) string) *Config {
 			CreatePerMinute: 5,
 			Metrics:         MetricsAdmin,
 		},
-		Store:    StoreConfig{Path: defaultStorePath(getenv), MinFreeMB: 64},
-		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", Defaults: DefaultSettings()},
+		Store: StoreConfig{Path: defaultStorePath(getenv), MinFreeMB: 64},
+		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", ClientVersion: instance.ClientVersionAuto,
+			RestrictedBackoff: Duration{24 * time.Hour}, Defaults: DefaultSettings()},
 		Webhook: WebhookConfig{
 			Timeout:     seconds(10),
 			RetryWindow: seconds(24 * 3600),

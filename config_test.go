@@ -746,7 +746,7 @@ func TestVersionFromBuildInfo(t *testing.T) {
 // TestValidateNamesLine: a bad value from the file names its file and line,
 // one from the environment names its variable.
 func TestValidateNamesLine(t *testing.T) {
-	conf := writeConfig(t, "[server]\nlisten = \"127.0.0.1:8080\"\n\n[api]\nadmin_key = \"short\"\n\n[sandbox]\naddr = \"127.0.0.1:9999\"\n")
+	conf := writeConfig(t, "[server]\nlisten = \"127.0.0.1:8080\"\n\n[api]\nadmin_key = \"short\"\n\n[sandbox]\naddr = \"127.0.0.1:9999\"\n[whatsapp]\nclient_version = \"2.3000.x\"\n")
 	cfg, err := LoadConfig(conf, env(map[string]string{"MEOWGATE_LOG_FORMAT": "xml"}))
 	if err != nil {
 		t.Fatal(err)
@@ -755,6 +755,7 @@ func TestValidateNamesLine(t *testing.T) {
 	for _, want := range []string{
 		conf + ":5: api.admin_key: must be at least 24 characters",
 		conf + ":8: sandbox.addr: is set but sandbox.enabled is not true",
+		conf + ":10: whatsapp.client_version: must be",
 		"$MEOWGATE_LOG_FORMAT: log.format: must be one of text, json",
 	} {
 		if err == nil || !strings.Contains(err.Error(), want) {

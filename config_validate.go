@@ -9,6 +9,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/meowgate/meowgate/instance"
 )
 
 // Validate reports every bad value at once, one "key: problem" per line.
@@ -86,6 +88,10 @@ func (c *Config) Validate() error {
 	if n := utf8.RuneCountInString(c.WhatsApp.DeviceName); n == 0 || n > 64 {
 		bad("whatsapp.device_name", "must be 1 to 64 characters")
 	}
+	if err := instance.ValidClientVersion(c.WhatsApp.ClientVersion); err != nil || c.WhatsApp.ClientVersion == "" {
+		bad("whatsapp.client_version", `must be "auto", "off" or a WhatsApp Web version such as "2.3000.1031080782"`)
+	}
+	positive("whatsapp.restricted_backoff", c.WhatsApp.RestrictedBackoff)
 	if p := c.WhatsApp.Defaults.Validate(); p != nil {
 		// In the order of the struct, so the output is stable.
 		for _, k := range configKeys() {

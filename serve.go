@@ -177,7 +177,8 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 	self := instance.NewSelfGuard(cfg.Server.Listen) // no webhook may call this API
 	m, err := instance.NewManager(ctx, instance.Options{
 		Store: st, Log: log, WALog: waLog.With("component", "whatsmeow"),
-		DeviceName: cfg.WhatsApp.DeviceName, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP, Self: self,
+		DeviceName: cfg.WhatsApp.DeviceName, ClientVersion: cfg.WhatsApp.ClientVersion,
+		RestrictedBackoff: cfg.WhatsApp.RestrictedBackoff.Duration, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP, Self: self,
 		Media: instance.MediaOptions{Dir: cfg.MediaDir(), Retention: cfg.Media.Retention.Duration, FetchTimeout: cfg.Media.FetchTimeout.Duration},
 	})
 	if err != nil {

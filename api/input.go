@@ -51,6 +51,7 @@ type settingsPatchJSON struct {
 	QueueTTL          *string `json:"queue_ttl"`
 	AutoDownload      *bool   `json:"auto_download"`
 	MaxDownloadMB     *int64  `json:"max_download_mb"`
+	MaxFirstContacts  *int64  `json:"max_first_contacts_per_day"`
 }
 
 type webhookPatchJSON struct {

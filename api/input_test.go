@@ -84,6 +84,7 @@ func TestBadInput(t *testing.T) {
 		{"settings: send_delay_ms -1", "PATCH", "/v1/instances/victim/settings", `{"send_delay_ms":-1}`, 422, "invalid", []string{"send_delay_ms"}},
 		{"settings: send_delay_ms too long", "PATCH", "/v1/instances/victim/settings", `{"send_delay_ms":86400001}`, 422, "invalid", []string{"send_delay_ms"}},
 		{"settings: send_jitter_ms -5", "PATCH", "/v1/instances/victim/settings", `{"send_jitter_ms":-5}`, 422, "invalid", []string{"send_jitter_ms"}},
+		{"settings: max_first_contacts_per_day -1", "PATCH", "/v1/instances/victim/settings", `{"max_first_contacts_per_day":-1}`, 422, "invalid", []string{"max_first_contacts_per_day"}},
 		{"settings: queue_ttl forever", "PATCH", "/v1/instances/victim/settings", `{"queue_ttl":"forever"}`, 422, "invalid", []string{"queue_ttl"}},
 		{"settings: queue_ttl 500ms", "PATCH", "/v1/instances/victim/settings", `{"queue_ttl":"500ms"}`, 422, "invalid", []string{"queue_ttl"}},
 		{"settings: queue_ttl 721h", "PATCH", "/v1/instances/victim/settings", `{"queue_ttl":"721h"}`, 422, "invalid", []string{"queue_ttl"}},

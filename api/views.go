@@ -18,6 +18,7 @@ type instanceJSON struct {
 	State      string       `json:"state"`
 	Connection string       `json:"connection"`
 	Reason     string       `json:"reason"`
+	Until      *time.Time   `json:"until,omitempty"`
 	Since      time.Time    `json:"since"`
 	Phone      string       `json:"phone"`
 	JID        string       `json:"jid"`
@@ -49,6 +50,7 @@ type settingsJSON struct {
 	QueueTTL          string `json:"queue_ttl"`
 	AutoDownload      bool   `json:"auto_download"`
 	MaxDownloadMB     int64  `json:"max_download_mb"`
+	MaxFirstContacts  int64  `json:"max_first_contacts_per_day"`
 }
 
 // webhookJSON is the webhook as shown: the secret is write-only.
@@ -85,6 +87,8 @@ type stateJSON struct {
 	Phone      string    `json:"phone"`
 	JID        string    `json:"jid"`
 	PushName   string    `json:"push_name"`
+
+	Until *time.Time `json:"until,omitempty"` // a ban's or restriction's end
 }
 
 // viewInstance renders a snapshot, whose secrets the Manager masked.
@@ -101,12 +105,22 @@ func viewInstance(i *instance.Info) *instanceJSON {
 		Proxy:  proxyJSON{URL: i.ProxyURL},
 		Counts: countsJSON{Messages: i.Counts.Messages, Chats: i.Counts.Chats, Contacts: i.Counts.Contacts},
 		Queue:  queueJSON{Pending: i.Counts.Pending},
+		Until:  untilOf(i),
 	}
+}
+
+// untilOf is the end of a ban or restriction, shown only while one is set.
+func untilOf(i *instance.Info) *time.Time {
+	if i.Until.IsZero() {
+		return nil
+	}
+	u := i.Until.UTC()
+	return &u
 }
 
 func viewState(i *instance.Info) stateJSON {
 	return stateJSON{Name: i.Name, State: i.State, Connection: instance.Connection(i.State), Reason: i.Reason,
-		Since: i.Since, Phone: i.Phone, JID: i.JID, PushName: i.PushName}
+		Since: i.Since, Phone: i.Phone, JID: i.JID, PushName: i.PushName, Until: untilOf(i)}
 }
 
 // views caches encoded instances, so reads cost no encoding: one

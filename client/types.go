@@ -82,6 +82,7 @@ type Instance struct {
 	State      string      `json:"state"`
 	Connection string      `json:"connection"`
 	Reason     string      `json:"reason"`
+	Until      *time.Time  `json:"until,omitempty"` // end of a temporary ban or restriction
 	Since      time.Time   `json:"since"`
 	Phone      string      `json:"phone"`
 	JID        string      `json:"jid"`
@@ -111,6 +112,8 @@ type State struct {
 	Phone      string    `json:"phone"`
 	JID        string    `json:"jid"`
 	PushName   string    `json:"push_name"`
+	// Until is the end of a temporary ban or restriction.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // Settings are an instance's settings.
@@ -130,6 +133,7 @@ type Settings struct {
 	QueueTTL          string `json:"queue_ttl"`
 	AutoDownload      bool   `json:"auto_download"`
 	MaxDownloadMB     int64  `json:"max_download_mb"`
+	MaxFirstContacts  int64  `json:"max_first_contacts_per_day"`
 }
 
 // Webhook is an instance's webhook as written; unset fields keep their

@@ -19,13 +19,16 @@ const (
 	TypeRevoked         = "message.revoked"
 	TypePollVote        = "poll.vote"
 	TypeWebhookDisabled = "webhook.disabled"
+	// Account health (health.go).
+	TypeRestricted    = "instance.restricted"
+	TypeClientVersion = "system.client_version"
 )
 
 // Types lists every event type, in the order error messages name them
 // (webhook filters and the SSE types query accept these).
 var Types = []string{TypeState, TypeQR, TypeMessageReceived, TypeMessageSent, TypeMessageStatus, TypeMessageEcho, TypeCallReceived,
 	TypeReaction, TypeEdited, TypeRevoked, TypePollVote,
-	TypeGroupJoined, TypeGroupLeft, TypeGroupParticipants, TypeGroupUpdated, TypePresence, TypeWebhookDisabled}
+	TypeGroupJoined, TypeGroupLeft, TypeGroupParticipants, TypeGroupUpdated, TypePresence, TypeWebhookDisabled, TypeRestricted, TypeClientVersion}
 
 // States of an instance (design.md "Instance states"): the state and
 // previous of an instance.state event.
@@ -58,6 +61,13 @@ const (
 	ReasonPairError        = "pair_error"
 	ReasonDeviceMissing    = "device_missing"
 	ReasonRedeliver        = "redeliver" // logged in anew for messages that could not be stored
+	// Account health (health.go).
+	ReasonRestricted           = "restricted"             // WhatsApp refuses first contacts for a while
+	ReasonClientVersionUpdated = "client_version_updated" // logged in again with a new WhatsApp Web version
+	ReasonBanned               = "banned"                 // WhatsApp banned the account (connect failure 406)
+	ReasonLocked               = "locked"                 // WhatsApp locked the account or its main device is gone (403)
+	ReasonBanExpired           = "ban_expired"            // reconnecting after a temporary ban
+	ReasonRestrictionEnded     = "restriction_ended"      // first contacts may go again
 )
 
 // Message statuses. Outgoing messages move forward through queued, sending,

@@ -14,6 +14,9 @@ type State struct {
 	Reason     string    `json:"reason"`
 	Since      time.Time `json:"since"`
 	State      string    `json:"state"`
+	// Until is when a temporary ban or a restriction ends (reasons
+	// temporarily_banned, restricted); absent otherwise.
+	Until *time.Time `json:"until,omitempty"`
 }
 
 // QR is the data of an instance.qr event.
@@ -47,6 +50,7 @@ type Message struct {
 	Revoked       bool            `json:"revoked,omitempty"`
 	ReplyTo       string          `json:"reply_to,omitempty"`
 	SendAt        *time.Time      `json:"send_at,omitempty"`
+	HeldUntil     *time.Time      `json:"held_until,omitempty"` // a queued first contact waits until then
 	Status        string          `json:"status"`
 	Error         string          `json:"error,omitempty"`
 	CreatedAt     time.Time       `json:"created_at"`

@@ -114,6 +114,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	fullSync := i.settings.SyncFullHistory
 	cli.GetClientPayload = func() *waWa6.ClientPayload {
 		payload := dev.GetClientPayload()
+		i.m.applyVersion(payload)
 		if reg := payload.GetDevicePairingData(); reg != nil {
 			props := proto.Clone(wastore.DeviceProps).(*waCompanionReg.DeviceProps)
 			props.Os = proto.String(deviceName)
@@ -334,6 +335,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 			})
 		}
 		i.setState(event.StateConnected, event.ReasonLoggedIn)
+		i.showRestriction(time.Time{})
 		i.startSender(cli)
 	case *events.Receipt:
 		i.onReceipt(e)
@@ -382,7 +384,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 		i.stopClient()
 		i.forgetLink(ctx)
 		i.setDesired(ctx, store.DesiredStopped)
-		i.setState(event.StateLoggedOut, event.ReasonRemoteLogout)
+		i.setState(event.StateLoggedOut, logoutReason(e))
 	case *events.StreamReplaced:
 		i.stopClient()
 		i.setDesired(ctx, store.DesiredStopped)
@@ -390,9 +392,9 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 	case *events.ClientOutdated:
 		i.stopClient()
 		i.setState(event.StateFailed, event.ReasonClientOutdated)
+		i.m.clientOutdated(i.row.ProxyURL)
 	case *events.TemporaryBan:
-		i.stopClient()
-		i.setState(event.StateFailed, event.ReasonTempBanned)
+		i.onTempBan(e)
 	case *events.ConnectFailure:
 		i.log.Warn("connect failure", "reason", e.Reason, "message", e.Message)
 		i.scheduleRetry(event.StateFailed, event.ReasonConnectFailure)

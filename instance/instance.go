@@ -53,6 +53,8 @@ type instance struct {
 	qrCancel    context.CancelFunc
 	retries     int
 	retryTimer  *time.Timer
+	until       time.Time   // end of a temporary ban or restriction (ban.go)
+	restrictEnd *time.Timer // ends the "restricted" reason (governor.go)
 	loggingOut  bool
 	sender      *sender
 	rcpts       []store.Receipt // received, to apply in one batch
@@ -187,7 +189,7 @@ func (i *instance) publish() {
 		ID: r.ID, Name: r.Name, DeviceName: r.DeviceName, State: r.State,
 		Reason: r.Reason, Since: r.StateSince, Phone: r.Phone, JID: r.JID, PushName: r.PushName,
 		CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, Settings: i.settings, Webhook: i.webhook.Masked(),
-		ProxyURL: MaskURL(r.ProxyURL), Counts: i.counts,
+		ProxyURL: MaskURL(r.ProxyURL), Counts: i.counts, Until: i.until,
 	}
 	if info.DeviceName == "" {
 		info.DeviceName = i.m.opts.DeviceName
@@ -253,11 +255,15 @@ func (i *instance) refreshCounts() {
 }
 
 // setState records a state change and its event in one transaction.
-func (i *instance) setState(state, reason string) {
+func (i *instance) setState(state, reason string) { i.setStateUntil(state, reason, time.Time{}) }
+
+// setStateUntil is setState with the end of a ban or restriction.
+func (i *instance) setStateUntil(state, reason string, until time.Time) {
 	prev := i.row.State
-	if prev == state && i.row.Reason == reason {
+	if prev == state && i.row.Reason == reason && i.until.Equal(until) {
 		return
 	}
+	i.until = until
 	i.row.State, i.row.Reason, i.row.StateSince = state, reason, time.Now().UTC()
 	_ = i.writeState() // kept pending and retried if it fails
 	if state != event.StateScanQR {

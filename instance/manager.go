@@ -38,6 +38,13 @@ type Options struct {
 	Self *SelfGuard
 	// Media configures where files live and how URLs are fetched.
 	Media MediaOptions
+	// ClientVersion is the WhatsApp Web version to log in with: "auto"
+	// (fetched, see version.go), "off" or "" (whatsmeow's own), or a pinned
+	// "2.3000.N".
+	ClientVersion string
+	// RestrictedBackoff is how long first contacts wait after WhatsApp
+	// refused one without naming a time (governor.go); 0 means 24 h.
+	RestrictedBackoff time.Duration
 }
 
 // MediaOptions configure media messages.
@@ -72,6 +79,7 @@ type Manager struct {
 	calls   sync.WaitGroup // goroutines calling into whatsmeow clients
 	listGen atomic.Uint64  // bumped by every change an instance publishes
 	dl      downloads      // received files being fetched (download.go)
+	ver     versioner      // the WhatsApp Web version (version.go)
 }
 
 // NewManager loads every stored instance and starts again those whose
@@ -116,6 +124,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		m.add(inst)
 	}
 	m.sweepTemp()
+	m.initVersion(ctx)
 	for _, inst := range m.order {
 		if inst.row.Desired == store.DesiredRunning {
 			inst.post(func() { inst.start(event.ReasonRestart) })

@@ -59,6 +59,9 @@ func viewMessage(name string, m *store.Message) *event.Message {
 	if len(m.Summary) > 0 && string(m.Summary) != "{}" {
 		v.Summary = m.Summary
 	}
+	if m.Status == event.StatusQueued {
+		v.HeldUntil = optTime(m.HeldUntil)
+	}
 	if len(m.Content) > 0 {
 		_ = json.Unmarshal(m.Content, v) // written by compose and receive; only content keys
 		if v.Media != nil {

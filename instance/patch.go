@@ -20,6 +20,7 @@ type SettingsPatch struct {
 	QueueTTL          *string
 	AutoDownload      *bool
 	MaxDownloadMB     *int64
+	MaxFirstContacts  *int64
 }
 
 // Apply returns s with the patch's fields set.
@@ -39,6 +40,7 @@ func (p *SettingsPatch) Apply(s Settings) Settings {
 	set(&s.QueueTTL, p.QueueTTL)
 	set(&s.AutoDownload, p.AutoDownload)
 	set(&s.MaxDownloadMB, p.MaxDownloadMB)
+	set(&s.MaxFirstContacts, p.MaxFirstContacts)
 	return s
 }
 

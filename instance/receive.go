@@ -89,6 +89,7 @@ func (i *instance) afterMessage(gen int, cli *whatsmeow.Client, e *events.Messag
 	if gen != i.gen || dup || info.IsFromMe {
 		return
 	}
+	i.heardFrom(info.IsGroup)
 	broadcast := info.Chat.Server == types.BroadcastServer
 	status := info.Chat == types.StatusBroadcastJID
 	if (status && i.settings.ReadStatus) || (!status && !broadcast && i.settings.MarkRead) {

@@ -268,6 +268,8 @@ func (s *sender) send(msg *store.Message, chain bool) (done time.Time, next *sto
 		// A stopped sender's requeue must wake the next one.
 		i.post(i.queueChanged)
 		retry = true
+	case s.restricted(bg, msg, err):
+		// Held as a first contact: queued again, nothing failed.
 	default:
 		i.log.Warn("message failed", "id", msg.ID, "to", msg.Recipient, "err", err)
 		text := strings.TrimPrefix(err.Error(), errRetry.Error()+": ")
@@ -356,7 +358,7 @@ func (s *sender) deliver(msg *store.Message) (whatsmeow.SendResponse, error) {
 	}
 	if err != nil {
 		if errors.Is(err, whatsmeow.ErrServerReturnedError) {
-			return none, fmt.Errorf("WhatsApp refused the message (%v)", err)
+			return none, fmt.Errorf("WhatsApp refused the message (%w)", err)
 		}
 		return none, retryable(err)
 	}

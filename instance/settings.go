@@ -24,6 +24,9 @@ type Settings struct {
 	QueueTTL          string `toml:"queue_ttl" json:"queue_ttl"` // Go duration, e.g. "24h"
 	AutoDownload      bool   `toml:"auto_download" json:"auto_download"`
 	MaxDownloadMB     int64  `toml:"max_download_mb" json:"max_download_mb"`
+	// MaxFirstContacts caps messages to chats that never wrote to the
+	// instance, per rolling day; 0 is off (governor.go).
+	MaxFirstContacts int64 `toml:"max_first_contacts_per_day" json:"max_first_contacts_per_day"`
 }
 
 // Limits of the settings, shared by Validate and the docs.
@@ -33,6 +36,7 @@ const (
 	maxQueueTTL          = 720 * time.Hour // 30 days
 	maxRejectCallMessage = 4096            // characters
 	maxDownloadMB        = 2048            // WhatsApp's largest file (a document)
+	maxFirstContacts     = 100_000
 )
 
 // DefaultSettings returns the settings of design.md's Settings table.
@@ -55,6 +59,9 @@ func (s Settings) Validate() map[string]string {
 	}
 	if s.MaxDownloadMB < 1 || s.MaxDownloadMB > maxDownloadMB {
 		problems["max_download_mb"] = fmt.Sprintf("must be between 1 and %d", maxDownloadMB)
+	}
+	if s.MaxFirstContacts < 0 || s.MaxFirstContacts > maxFirstContacts {
+		problems["max_first_contacts_per_day"] = fmt.Sprintf("must be between 0 (off) and %d", maxFirstContacts)
 	}
 	if utf8.RuneCountInString(s.RejectCallMessage) > maxRejectCallMessage {
 		problems["reject_call_message"] = fmt.Sprintf("must be at most %d characters", maxRejectCallMessage)

@@ -30,9 +30,14 @@ func (m *Manager) Space() store.Space { return m.store.Space() }
 // state written, so the event log tells the story it stored.
 func (i *instance) writeState() error {
 	r := i.row
-	data, _ := json.Marshal(event.State{
+	st := event.State{
 		State: r.State, Previous: i.stored, Reason: r.Reason, Connection: Connection(r.State), Since: r.StateSince,
-	})
+	}
+	if !i.until.IsZero() {
+		u := i.until.UTC()
+		st.Until = &u
+	}
+	data, _ := json.Marshal(st)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := i.m.store.SetState(ctx, i.id, r.State, r.Reason, r.StateSince, &store.Event{Type: event.TypeState, Data: data}); err != nil {

@@ -86,6 +86,7 @@ type Info struct {
 	Webhook    Webhook // masked
 	ProxyURL   string  // masked
 	Counts     store.Counts
+	Until      time.Time // when a temporary ban or a restriction ends; zero otherwise
 }
 
 // QR is the current pairing code of an instance.

@@ -46,19 +46,20 @@ type Message struct {
 	CreatedAt      time.Time
 	UpdatedAt      time.Time
 	SentAt         time.Time
+	HeldUntil      time.Time // a queued first contact waits until then (governor.go)
 	History        []event.StatusChange
 }
 
 const messageCols = `seq, instance_id, id, direction, chat, sender, recipient, type, text, summary, reply_to,
-	status, error, COALESCE(idempotency_key, ''), attempts, send_at, expires_at, created_at, updated_at, sent_at, content, media`
+	status, error, COALESCE(idempotency_key, ''), attempts, send_at, expires_at, created_at, updated_at, sent_at, content, media, held_until`
 
 func scanMessage(row interface{ Scan(...any) error }) (*Message, error) {
 	var m Message
 	var summary, content, media string
-	var sendAt, expires, created, updated, sent int64
+	var sendAt, expires, created, updated, sent, held int64
 	err := row.Scan(&m.Seq, &m.InstanceID, &m.ID, &m.Direction, &m.Chat, &m.Sender, &m.Recipient, &m.Type, &m.Text,
 		&summary, &m.ReplyTo, &m.Status, &m.Error, &m.IdempotencyKey, &m.Attempts, &sendAt, &expires, &created, &updated, &sent,
-		&content, &media)
+		&content, &media, &held)
 	if err != nil {
 		return nil, err
 	}
@@ -70,6 +71,7 @@ func scanMessage(row interface{ Scan(...any) error }) (*Message, error) {
 		m.MediaRef = json.RawMessage(media)
 	}
 	m.SendAt, m.ExpiresAt, m.CreatedAt, m.UpdatedAt, m.SentAt = fromMS(sendAt), fromMS(expires), fromMS(created), fromMS(updated), fromMS(sent)
+	m.HeldUntil = fromMS(held)
 	return &m, nil
 }
 

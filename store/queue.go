@@ -50,6 +50,23 @@ func claimTx(ctx context.Context, tx *Tx, instanceID string, at time.Time) (clai
 			return nil, next, err
 		}
 	}
+	gov, err := governorTx(ctx, tx, instanceID, at)
+	if err != nil {
+		return nil, next, err
+	}
+	if gov.closed() {
+		return claimGoverned(ctx, tx, instanceID, at, gov)
+	}
+	if err := gov.open(ctx, tx, instanceID); err != nil {
+		return nil, next, err
+	}
+	if gov.cap > 0 {
+		defer func() {
+			if err == nil && claimed != nil {
+				err = noteFirstContact(ctx, tx, claimed, at)
+			}
+		}()
+	}
 	// "+send_at" keeps SQLite off the send_at index, which would sort
 	// every queued message to find the first: walking the queue in seq
 	// order stops at the first due one.
@@ -69,8 +86,13 @@ func claimTx(ctx context.Context, tx *Tx, instanceID string, at time.Time) (clai
 	} else if err != nil {
 		return nil, next, err
 	}
-	m.Status, m.Attempts, m.UpdatedAt = event.StatusSending, m.Attempts+1, at
-	if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = ?, updated_at = ? WHERE seq = ?`,
+	return markClaimed(ctx, tx, instanceID, m, at, next)
+}
+
+// markClaimed makes m, the message claimTx chose, "sending".
+func markClaimed(ctx context.Context, tx *Tx, instanceID string, m *Message, at, next time.Time) (*Message, time.Time, error) {
+	m.Status, m.Attempts, m.UpdatedAt, m.HeldUntil = event.StatusSending, m.Attempts+1, at, time.Time{}
+	if _, err := tx.ExecContext(ctx, `UPDATE messages SET status = ?, attempts = ?, updated_at = ?, held_until = 0 WHERE seq = ?`,
 		m.Status, m.Attempts, toMS(at), m.Seq); err != nil {
 		return nil, next, err
 	}

@@ -281,6 +281,11 @@ func (c *conn) login(p *waWa6.ClientPayload) error {
 	s.mu.Lock()
 	outdated := s.outdated
 	s.mu.Unlock()
+	if f := s.loginFailure(device, p); f != nil {
+		_ = c.send(*f)
+		c.closeSoon(300 * time.Millisecond)
+		return nil
+	}
 	var reason string
 	switch {
 	case outdated:

@@ -117,6 +117,9 @@ func (s *Server) Send(ctx context.Context, spec IncomingSpec) (string, error) {
 		}
 	}
 	wire.fromLID = spec.FromLID
+	if spec.Group == "" {
+		s.noteWrote(spec.From, spec.To)
+	}
 	if err := s.phoneDeliver(ctx, sender, rcpt, id, chat, m, spec.PushName, &wire); err != nil {
 		return "", err
 	}

@@ -94,6 +94,11 @@ func (s *Server) dmRefusal(ctx context.Context, sender, to types.JID) string {
 	if s.blocked(ctx, sender.User, rcpt.phone) {
 		return "403"
 	}
+	if from, err := s.accountOf(ctx, sender.ToNonAD()); err == nil {
+		if code := s.restrictionRefusal(from.phone, rcpt.phone); code != "" {
+			return code
+		}
+	}
 	return ""
 }
 

@@ -294,6 +294,7 @@ func (s *Server) flushOffline(c *conn, device types.JID) {
 // every linked device (pkmsg first, msg once a session exists). It returns
 // the message id.
 func (s *Server) Incoming(ctx context.Context, from, to, text, pushName string) (string, error) {
+	s.noteWrote(from, to)
 	return s.sendFromPhone(ctx, from, to, types.EmptyJID, &waE2E.Message{Conversation: &text}, pushName)
 }
 

@@ -89,6 +89,7 @@ type Server struct {
 	soc            social // LID index, presence, blocking (presence.go)
 	groups         groupStore
 	simDevs        simDevices
+	health         health // bans, minimum version, restrictions (health.go)
 }
 
 // New opens the simulator's state and starts serving on loopback. It also
@@ -146,6 +147,7 @@ func New(ctx context.Context, opts Options) (*Server, error) {
 	s.controlRoutes(mux)
 	s.mediaRoutes(mux)
 	s.profileRoutes(mux)
+	s.healthRoutes(mux)
 	s.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s.wg.Add(1)
 	go func() {

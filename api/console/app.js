@@ -9,6 +9,7 @@ const EVENT_LABELS = {
   'message.sent': 'Message sent', 'message.status': 'Message status', 'message.echo': 'Message from the phone',
   'call.received': 'Call', 'webhook.disabled': 'Webhook disabled', 'message.reaction': 'Reaction',
   'message.edited': 'Message edited', 'message.revoked': 'Message revoked', 'poll.vote': 'Poll vote',
+  'instance.restricted': 'Restricted', 'system.client_version': 'Client version',
 };
 const MESSAGE_LABELS = { text: 'Text', image: 'Image', video: 'Video', audio: 'Audio', document: 'Document',
   location: 'Location', contact: 'Contact', reaction: 'Reaction', sticker: 'Sticker', poll: 'Poll' };
