@@ -137,6 +137,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	// receive). Other events go to the actor and are acked at once.
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
+	cli.GetMessageForRetry = i.messageForRetry(cli)
 	wrapEventBuffer(dev, func() { i.post(func() { i.unackedInbound(gen) }) })
 	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
 		if e, ok := evt.(*events.MediaRetry); ok {

@@ -89,6 +89,7 @@ type Server struct {
 	soc            social // LID index, presence, blocking (presence.go)
 	groups         groupStore
 	simDevs        simDevices
+	health         health // FailNextDecrypt, Deafen (retry.go, deaf.go)
 }
 
 // New opens the simulator's state and starts serving on loopback. It also
