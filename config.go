@@ -85,6 +85,9 @@ type StoreConfig struct {
 type WhatsAppConfig struct {
 	DeviceName string   `toml:"device_name"`
 	Defaults   Settings `toml:"defaults"`
+	// KeepaliveTimeout bounds how long a connection whose server stopped
+	// answering still shows "connected" (instance/deaf.go).
+	KeepaliveTimeout Duration `toml:"keepalive_timeout"`
 }
 
 // WebhookConfig is the delivery worker.
@@ -217,7 +220,7 @@ func DefaultConfig(getenv func(string) string) *Config {
 			Metrics:         MetricsAdmin,
 		},
 		Store:    StoreConfig{Path: defaultStorePath(getenv), MinFreeMB: 64},
-		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", Defaults: DefaultSettings()},
+		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", Defaults: DefaultSettings(), KeepaliveTimeout: Duration{instance.DefaultKeepaliveTimeout}},
 		Webhook: WebhookConfig{
 			Timeout:     seconds(10),
 			RetryWindow: seconds(24 * 3600),

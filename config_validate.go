@@ -86,6 +86,9 @@ func (c *Config) Validate() error {
 	if n := utf8.RuneCountInString(c.WhatsApp.DeviceName); n == 0 || n > 64 {
 		bad("whatsapp.device_name", "must be 1 to 64 characters")
 	}
+	if d := c.WhatsApp.KeepaliveTimeout.Duration; d < 3*time.Second || d > 10*time.Minute {
+		bad("whatsapp.keepalive_timeout", "must be 3s to 10m")
+	}
 	if p := c.WhatsApp.Defaults.Validate(); p != nil {
 		// In the order of the struct, so the output is stable.
 		for _, k := range configKeys() {

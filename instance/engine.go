@@ -370,11 +370,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 			i.setState(event.StateDisconnected, event.ReasonNetwork)
 		}
 	case *events.KeepAliveTimeout:
-		if e.ErrorCount >= 3 && i.row.State == event.StateConnected {
-			// "Connected" but deaf: drop the socket and log in again.
-			i.log.Warn("keepalive failing; reconnecting", "errors", e.ErrorCount)
-			i.start(event.ReasonKeepaliveTimeout)
-		}
+		i.onKeepAliveTimeout(e) // deaf.go
 	case *events.LoggedOut:
 		if i.loggingOut {
 			return

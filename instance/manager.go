@@ -38,6 +38,9 @@ type Options struct {
 	Self *SelfGuard
 	// Media configures where files live and how URLs are fetched.
 	Media MediaOptions
+	// KeepaliveTimeout bounds how long a connection whose server stopped
+	// answering shows "connected" (deaf.go); 0 keeps whatsmeow's timing.
+	KeepaliveTimeout time.Duration
 }
 
 // MediaOptions configure media messages.
@@ -84,6 +87,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		opts.WALog = opts.Log
 	}
 	signallog.Install(opts.Log)
+	setKeepalive(opts.KeepaliveTimeout)
 	if opts.DeviceName == "" {
 		opts.DeviceName = "meowgate"
 	}

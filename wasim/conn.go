@@ -318,6 +318,9 @@ func (c *conn) login(p *waWa6.ClientPayload) error {
 // send marshals, encrypts and writes a node. Encryption and writing happen
 // under one lock so the frame counter matches the order on the wire.
 func (c *conn) send(n waBinary.Node) error {
+	if c.deafened() {
+		return errDeaf // deaf.go: deliver keeps it for the next login
+	}
 	data, err := waBinary.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("marshal %s: %w", n.Tag, err)
