@@ -4,8 +4,10 @@
 # per run, in alternating order:
 #
 #   bare    a plain whatsmeow client (acks before handling, stores nothing)
-#   before  meowgate built from BEFORE (default c66e1dc^: acks in the
-#           background, before the commit)
+#   before  this checkout with SynchronousAck and EnableDecryptedEventBuffer
+#           off (instance/engine.go patched in a copy: whatsmeow acks in
+#           the background, before the commit); BEFORE=<git ref> builds
+#           that commit instead
 #   after   this checkout (the ack follows the commit of message + event)
 #
 # each takes in N texts from C contacts that waited in the simulator's
@@ -13,7 +15,8 @@
 # runs from the reconnect to the last message taken in (for meowgate: the
 # last message.received event in its log, i.e. stored and published).
 #
-# Knobs (environment): RUNS=3, N=2000, C=5, BEFORE=<git ref>, KEEP=1.
+# Knobs (environment): RUNS=3, N=2000, C=5, BEFORE=<git ref> (default:
+# the patched copy), KEEP=1.
 # Results: $OUT/results.jsonl and a summary on stdout (OUT defaults to
 # bench/health/results). Only 127.0.0.1 is used.
 set -euo pipefail
@@ -24,7 +27,7 @@ OUT=${OUT:-$HERE/results}
 RUNS=${RUNS:-3}
 N=${N:-2000}
 C=${C:-5}
-BEFORE=${BEFORE:-c66e1dc^}
+BEFORE=${BEFORE:-}
 . "$ROOT/bench/lib.sh"
 
 WORK=$(mktemp -d /tmp/meowgate-healthbench.XXXXXX)
@@ -56,11 +59,15 @@ export MEOWGATE_API_RATE_BURST=100000000
 unset MEOWGATE_CONFIG MEOWGATE_STORE_PATH MEOWGATE_SERVER_LISTEN STATE_DIRECTORY
 
 echo "$(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); $(go version | cut -d' ' -f3)" >&2
-echo "after: $(git -C "$ROOT" rev-parse --short HEAD); before: $(git -C "$ROOT" rev-parse --short "$BEFORE")" >&2
+echo "after: $(git -C "$ROOT" rev-parse --short HEAD); before: ${BEFORE:-the same with background acks}" >&2
 (cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/meowgate" . &&
 	CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/wasim" ./cmd/wasim &&
 	CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/inload" ./bench/health/inload)
-git -C "$ROOT" archive "$BEFORE" | tar -x -C "$WORK/before"
+git -C "$ROOT" archive "${BEFORE:-HEAD}" | tar -x -C "$WORK/before"
+if [[ -z $BEFORE ]]; then
+	sed -i 's/cli.SynchronousAck = true/cli.SynchronousAck = false/; s/cli.EnableDecryptedEventBuffer = true/cli.EnableDecryptedEventBuffer = false/' "$WORK/before/instance/engine.go"
+	[[ $(grep -c '= false$' "$WORK/before/instance/engine.go") -ge 2 ]] || { echo "bench: cannot patch instance/engine.go" >&2; exit 1; }
+fi
 (cd "$WORK/before" && CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/meowgate-before" .)
 
 WPORT=$(freeport)
