@@ -61,7 +61,7 @@ func TestDeafSocket(t *testing.T) {
 		for _, ev := range evs {
 			var st event.State
 			if ev.Type == event.TypeState && json.Unmarshal(ev.Data, &st) == nil &&
-				st.State == event.StateDisconnected && st.Reason == event.ReasonKeepaliveTimeout {
+				st.State == event.StateDisconnected && st.Reason == event.ReasonKeepaliveTimeout && st.Since.After(silent) {
 				since = st.Since
 				return true
 			}
