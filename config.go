@@ -91,7 +91,10 @@ type WhatsAppConfig struct {
 	// RestrictedBackoff is how long first contacts wait after WhatsApp
 	// refused one (error 463).
 	RestrictedBackoff Duration `toml:"restricted_backoff"`
-	Defaults          Settings `toml:"defaults"`
+	// KeepaliveTimeout bounds how long a connection whose server stopped
+	// answering still shows "connected" (instance/deaf.go).
+	KeepaliveTimeout Duration `toml:"keepalive_timeout"`
+	Defaults         Settings `toml:"defaults"`
 }
 
 // WebhookConfig is the delivery worker.
@@ -217,15 +220,16 @@ func DefaultConfig(getenv func(string) string) *Config {
 			ShutdownTimeout:   seconds(15),
 			MaxBodyBytes:      1 << 20,
 		},
+		Store: StoreConfig{Path: defaultStorePath(getenv), MinFreeMB: 64},
+		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", ClientVersion: instance.ClientVersionAuto,
+			RestrictedBackoff: Duration{24 * time.Hour}, KeepaliveTimeout: Duration{instance.DefaultKeepaliveTimeout},
+			Defaults: DefaultSettings()},
 		API: APIConfig{
 			RateLimit:       50,
 			RateBurst:       100,
 			CreatePerMinute: 5,
 			Metrics:         MetricsAdmin,
 		},
-		Store: StoreConfig{Path: defaultStorePath(getenv), MinFreeMB: 64},
-		WhatsApp: WhatsAppConfig{DeviceName: "meowgate", ClientVersion: instance.ClientVersionAuto,
-			RestrictedBackoff: Duration{24 * time.Hour}, Defaults: DefaultSettings()},
 		Webhook: WebhookConfig{
 			Timeout:     seconds(10),
 			RetryWindow: seconds(24 * 3600),

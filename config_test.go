@@ -361,6 +361,7 @@ func TestValidate(t *testing.T) {
 		{"missing admin key file", func(c *Config) { c.API.AdminKeyFile = "/nonexistent/admin.key" }, []string{"api.admin_key_file: open /nonexistent/admin.key"}},
 		{"store path", func(c *Config) { c.Store.Path = "" }, []string{"store.path: must not be empty"}},
 		{"device name", func(c *Config) { c.WhatsApp.DeviceName = "" }, []string{"whatsapp.device_name:"}},
+		{"keepalive timeout", func(c *Config) { c.WhatsApp.KeepaliveTimeout = seconds(1) }, []string{"whatsapp.keepalive_timeout:"}},
 		{"settings", func(c *Config) {
 			c.WhatsApp.Defaults.SendDelayMS = -1
 			c.WhatsApp.Defaults.SendJitterMS = 86_400_001

@@ -92,6 +92,9 @@ func (c *Config) Validate() error {
 		bad("whatsapp.client_version", `must be "auto", "off" or a WhatsApp Web version such as "2.3000.1031080782"`)
 	}
 	positive("whatsapp.restricted_backoff", c.WhatsApp.RestrictedBackoff)
+	if d := c.WhatsApp.KeepaliveTimeout.Duration; d < 3*time.Second || d > 10*time.Minute {
+		bad("whatsapp.keepalive_timeout", "must be 3s to 10m")
+	}
 	if p := c.WhatsApp.Defaults.Validate(); p != nil {
 		// In the order of the struct, so the output is stable.
 		for _, k := range configKeys() {

@@ -179,7 +179,8 @@ func serveReload(ctx context.Context, cfg *Config, log *slog.Logger, logw io.Wri
 		Store: st, Log: log, WALog: waLog.With("component", "whatsmeow"),
 		DeviceName: cfg.WhatsApp.DeviceName, ClientVersion: cfg.WhatsApp.ClientVersion,
 		RestrictedBackoff: cfg.WhatsApp.RestrictedBackoff.Duration, Defaults: cfg.WhatsApp.Defaults, HTTPClient: waHTTP, Self: self,
-		Media: instance.MediaOptions{Dir: cfg.MediaDir(), Retention: cfg.Media.Retention.Duration, FetchTimeout: cfg.Media.FetchTimeout.Duration},
+		Media:            instance.MediaOptions{Dir: cfg.MediaDir(), Retention: cfg.Media.Retention.Duration, FetchTimeout: cfg.Media.FetchTimeout.Duration},
+		KeepaliveTimeout: cfg.WhatsApp.KeepaliveTimeout.Duration,
 	})
 	if err != nil {
 		return err

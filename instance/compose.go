@@ -60,6 +60,7 @@ type mediaRef struct {
 	FileEncSHA256 []byte `json:"file_enc_sha256,omitempty"`
 	FileSHA256    []byte `json:"file_sha256,omitempty"`
 	FileLength    uint64 `json:"file_length,omitempty"`
+	MediaKeyTS    int64  `json:"media_key_ts,omitempty"` // a sent file: when it was uploaded
 }
 
 func marshalOrNil(v any) json.RawMessage {

@@ -138,6 +138,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	// receive). Other events go to the actor and are acked at once.
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
+	cli.GetMessageForRetry = i.messageForRetry(cli)
 	wrapEventBuffer(dev, func() { i.post(func() { i.unackedInbound(gen) }) })
 	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
 		if e, ok := evt.(*events.MediaRetry); ok {
@@ -371,11 +372,7 @@ func (i *instance) onEvent(gen int, cli *whatsmeow.Client, evt any) {
 			i.setState(event.StateDisconnected, event.ReasonNetwork)
 		}
 	case *events.KeepAliveTimeout:
-		if e.ErrorCount >= 3 && i.row.State == event.StateConnected {
-			// "Connected" but deaf: drop the socket and log in again.
-			i.log.Warn("keepalive failing; reconnecting", "errors", e.ErrorCount)
-			i.start(event.ReasonKeepaliveTimeout)
-		}
+		i.onKeepAliveTimeout(e) // deaf.go
 	case *events.LoggedOut:
 		if i.loggingOut {
 			return

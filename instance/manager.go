@@ -45,6 +45,9 @@ type Options struct {
 	// RestrictedBackoff is how long first contacts wait after WhatsApp
 	// refused one without naming a time (governor.go); 0 means 24 h.
 	RestrictedBackoff time.Duration
+	// KeepaliveTimeout bounds how long a connection whose server stopped
+	// answering shows "connected" (deaf.go); 0 keeps whatsmeow's timing.
+	KeepaliveTimeout time.Duration
 }
 
 // MediaOptions configure media messages.
@@ -92,6 +95,7 @@ func NewManager(ctx context.Context, opts Options) (*Manager, error) {
 		opts.WALog = opts.Log
 	}
 	signallog.Install(opts.Log)
+	setKeepalive(opts.KeepaliveTimeout)
 	if opts.DeviceName == "" {
 		opts.DeviceName = "meowgate"
 	}

@@ -162,47 +162,58 @@ func (s *sender) buildMedia(msg *store.Message, c *content, ref *mediaRef, ci *w
 	if err != nil {
 		return nil, retryable(fmt.Errorf("upload: %w", err))
 	}
-	now := proto.Int64(time.Now().Unix())
-	switch msg.Type {
+	ref.URL, ref.DirectPath, ref.MediaKey = up.URL, up.DirectPath, up.MediaKey
+	ref.FileEncSHA256, ref.FileSHA256, ref.FileLength = up.FileEncSHA256, up.FileSHA256, up.FileLength
+	ref.MediaKeyTS = time.Now().Unix()
+	s.inst.keepSentMedia(s.ctx, msg.ID, ref) // for a retry receipt after a restart (retry.go)
+	return mediaMessage(msg.Type, md, ref, path, ci), nil
+}
+
+// mediaMessage is the message of an uploaded file, from its reference; the
+// thumbnail comes from the staged file while it is there.
+func mediaMessage(typ string, md *event.Media, ref *mediaRef, path string, ci *waE2E.ContextInfo) *waE2E.Message {
+	url, dp, ts := proto.String(ref.URL), proto.String(ref.DirectPath), proto.Int64(ref.MediaKeyTS)
+	n := proto.Uint64(ref.FileLength)
+	switch typ {
 	case event.MsgImage:
 		thumb, _ := media.Thumbnail(path, md.Mimetype)
 		return &waE2E.Message{ImageMessage: &waE2E.ImageMessage{
-			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey, MediaKeyTimestamp: now,
-			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+			URL: url, DirectPath: dp, MediaKey: ref.MediaKey, MediaKeyTimestamp: ts,
+			FileEncSHA256: ref.FileEncSHA256, FileSHA256: ref.FileSHA256, FileLength: n,
 			Mimetype: proto.String(md.Mimetype), Caption: optString(md.Caption), Width: optU32(md.Width), Height: optU32(md.Height),
 			JPEGThumbnail: thumb, ViewOnce: optBool(md.ViewOnce), ContextInfo: ci,
-		}}, nil
+		}}
 	case event.MsgVideo:
 		return &waE2E.Message{VideoMessage: &waE2E.VideoMessage{
-			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey, MediaKeyTimestamp: now,
-			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+			URL: url, DirectPath: dp, MediaKey: ref.MediaKey, MediaKeyTimestamp: ts,
+			FileEncSHA256: ref.FileEncSHA256, FileSHA256: ref.FileSHA256, FileLength: n,
 			Mimetype: proto.String(md.Mimetype), Caption: optString(md.Caption), Seconds: optU32(md.Seconds),
 			Width: optU32(md.Width), Height: optU32(md.Height), ViewOnce: optBool(md.ViewOnce), ContextInfo: ci,
-		}}, nil
+		}}
 	case event.MsgAudio:
 		mime := md.Mimetype
 		if md.PTT {
 			mime = "audio/ogg; codecs=opus" // what the phones send and iPhones expect for a voice note
 		}
 		return &waE2E.Message{AudioMessage: &waE2E.AudioMessage{
-			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey, MediaKeyTimestamp: now,
-			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+			URL: url, DirectPath: dp, MediaKey: ref.MediaKey, MediaKeyTimestamp: ts,
+			FileEncSHA256: ref.FileEncSHA256, FileSHA256: ref.FileSHA256, FileLength: n,
 			Mimetype: proto.String(mime), Seconds: optU32(md.Seconds), PTT: proto.Bool(md.PTT), Waveform: ref.Waveform, ContextInfo: ci,
-		}}, nil
+		}}
 	case event.MsgDocument:
 		return &waE2E.Message{DocumentMessage: &waE2E.DocumentMessage{
-			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey, MediaKeyTimestamp: now,
-			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+			URL: url, DirectPath: dp, MediaKey: ref.MediaKey, MediaKeyTimestamp: ts,
+			FileEncSHA256: ref.FileEncSHA256, FileSHA256: ref.FileSHA256, FileLength: n,
 			Mimetype: proto.String(md.Mimetype), FileName: proto.String(md.FileName), Title: proto.String(md.FileName),
 			Caption: optString(md.Caption), ContextInfo: ci,
-		}}, nil
+		}}
 	default: // sticker
 		return &waE2E.Message{StickerMessage: &waE2E.StickerMessage{
-			URL: proto.String(up.URL), DirectPath: proto.String(up.DirectPath), MediaKey: up.MediaKey, MediaKeyTimestamp: now,
-			FileEncSHA256: up.FileEncSHA256, FileSHA256: up.FileSHA256, FileLength: proto.Uint64(up.FileLength),
+			URL: url, DirectPath: dp, MediaKey: ref.MediaKey, MediaKeyTimestamp: ts,
+			FileEncSHA256: ref.FileEncSHA256, FileSHA256: ref.FileSHA256, FileLength: n,
 			Mimetype: proto.String(md.Mimetype), Width: optU32(md.Width), Height: optU32(md.Height),
 			IsAnimated: optBool(ref.Animated), ContextInfo: ci,
-		}}, nil
+		}}
 	}
 }
 

@@ -53,6 +53,7 @@ type conn struct {
 	codeHook chan *waBinary.Node // companion_finish of a code pairing
 	pairCode *pairCodeState
 	closed   bool
+	gone     chan struct{} // closed once cleanup has kept the unacked messages
 }
 
 func accept(s *Server, w http.ResponseWriter, r *http.Request) (*conn, error) {
@@ -61,7 +62,7 @@ func accept(s *Server, w http.ResponseWriter, r *http.Request) (*conn, error) {
 		return nil, err
 	}
 	ws.SetReadLimit(socket.FrameMaxSize + 64)
-	c := &conn{s: s, ws: ws, waiters: map[string]chan *waBinary.Node{}, unacked: map[string]int{}, inflight: map[string]inflightMsg{}}
+	c := &conn{s: s, ws: ws, waiters: map[string]chan *waBinary.Node{}, unacked: map[string]int{}, inflight: map[string]inflightMsg{}, gone: make(chan struct{})}
 	c.ctx, c.cancel = context.WithCancel(s.ctx)
 	s.mu.Lock()
 	s.allConns[c] = struct{}{}
@@ -101,6 +102,7 @@ func (c *conn) serve() {
 }
 
 func (c *conn) cleanup() {
+	defer close(c.gone)
 	c.closeNow()
 	s := c.s
 	c.requeueUnacked()
@@ -316,13 +318,28 @@ func (c *conn) login(p *waWa6.ClientPayload) error {
 	}}); err != nil {
 		return err
 	}
-	go s.flushOffline(c, device)
+	go func() {
+		// The replaced connection's unacked messages go first in the queue:
+		// wait for them (redeliver.go).
+		if old != nil && old != c {
+			select {
+			case <-old.gone:
+			case <-time.After(5 * time.Second):
+			case <-c.ctx.Done():
+				return
+			}
+		}
+		s.flushOffline(c, device)
+	}()
 	return nil
 }
 
 // send marshals, encrypts and writes a node. Encryption and writing happen
 // under one lock so the frame counter matches the order on the wire.
 func (c *conn) send(n waBinary.Node) error {
+	if c.deafened() {
+		return errDeaf // deaf.go: deliver keeps it for the next login
+	}
 	data, err := waBinary.Marshal(n)
 	if err != nil {
 		return fmt.Errorf("marshal %s: %w", n.Tag, err)

@@ -37,6 +37,9 @@ func (c *conn) handleMessage(n *waBinary.Node) {
 		_ = c.send(waBinary.Node{Tag: "ack", Attrs: ack})
 		return
 	}
+	if c.retryResend(n, sender, to, id) {
+		return
+	}
 	t, dup, err := s.seenBefore(c.ctx, sender.User, id)
 	if err != nil {
 		s.log.Error("wasim: seen", "err", err)
@@ -100,6 +103,10 @@ func (s *Server) routeEnc(ctx context.Context, sender, chat, dest types.JID, id,
 		if u, err = s.userFor(ctx, dest.User); err != nil {
 			return
 		}
+	}
+	if ready, fail := s.takeFailDecrypt(u.phone); fail && isUserJID(chat) {
+		s.askRetry(u, sender, id, t, ready)
+		return
 	}
 	m, err := s.phoneDecrypt(ctx, u, sender, enc)
 	if err != nil {

@@ -90,6 +90,7 @@ type Server struct {
 	groups         groupStore
 	simDevs        simDevices
 	health         health // bans, minimum version, restrictions (health.go)
+	faults         faults // FailNextDecrypt, Deafen (retry.go, deaf.go)
 }
 
 // New opens the simulator's state and starts serving on loopback. It also
