@@ -42,47 +42,9 @@ for tool in go wrk; do
 	}
 done
 
-WORK=$(mktemp -d /tmp/meowgate-bench.XXXXXX)
-BIN=$WORK/bin
-mkdir -p "$BIN" "$OUT"
-RESULTS=$OUT/results.jsonl
-: >"$RESULTS"
-LOGS=$WORK/logs
-mkdir -p "$LOGS"
-
-PIDS=()
-cleanup() {
-	local rc=$?
-	set +e
-	for pid in "${PIDS[@]}"; do
-		if kill -0 "$pid" 2>/dev/null; then
-			kill -TERM "$pid" 2>/dev/null
-		fi
-	done
-	for pid in "${PIDS[@]}"; do
-		wait "$pid" 2>/dev/null
-	done
-	if [[ $rc -ne 0 ]]; then
-		echo "bench: failed (exit $rc); last log lines:" >&2
-		for f in "$LOGS"/*; do
-			[[ -s $f ]] || continue
-			echo "--- $f" >&2
-			tail -n 5 "$f" >&2
-		done
-	fi
-	if [[ ${KEEP:-0} == 1 ]]; then
-		echo "bench: kept $WORK" >&2
-	else
-		rm -rf "$WORK"
-	fi
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# lib.sh first: this script's own record (no run number) replaces lib's.
 . "$ROOT/bench/lib.sh"
-log() { printf '\n== %s\n' "$*" >&2; }
+bench_setup meowgate-bench
+# This script's results carry no run number: its own record replaces lib's.
 # show prints a command as it will run; run prints it, then runs it. (A
 # background job is started directly, never through run: $! would be the
 # subshell's pid, not the program's.)

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"go.mau.fi/whatsmeow"
@@ -421,14 +420,11 @@ func (m *Manager) JoinGroup(ctx context.Context, idOrName, linkOrCode string) (*
 	if err != nil {
 		return nil, groupError(err)
 	}
-	// The group's info may lag the join by a moment on WhatsApp's side.
-	var g *event.Group
-	for try := 0; try < 3; try++ {
-		if g, err = m.Group(ctx, idOrName, gj.String()); err == nil {
-			return g, nil
-		}
-		time.Sleep(200 * time.Millisecond)
+	if g, err := m.Group(ctx, idOrName, gj.String()); err == nil {
+		return g, nil
 	}
+	// Joined, but the info did not come: the join stands; GET …/groups/{jid}
+	// asks again.
 	return &event.Group{JID: gj.String()}, nil
 }
 

@@ -174,7 +174,7 @@ func (m *Manager) sweepMedia(ctx context.Context, keep time.Duration) (removed i
 		if err != nil {
 			continue
 		}
-		_, known := m.byIDLocked(instanceID)
+		known := m.hasInstance(instanceID)
 		for _, f := range files {
 			info, err := f.Info()
 			if err != nil || info.IsDir() {
@@ -230,12 +230,12 @@ func idOfFile(name string) string {
 	return name
 }
 
-// byIDLocked reports whether an instance with that id exists.
-func (m *Manager) byIDLocked(id string) (*instance, bool) {
+// hasInstance reports whether an instance with that id exists.
+func (m *Manager) hasInstance(id string) bool {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	i, ok := m.byID[id]
-	return i, ok
+	_, ok := m.byID[id]
+	return ok
 }
 
 // runMediaSweep sweeps at start and then hourly until the manager closes.

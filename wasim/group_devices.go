@@ -7,9 +7,6 @@ import (
 	"sync"
 
 	"go.mau.fi/libsignal/ecc"
-	"go.mau.fi/libsignal/protocol"
-	"go.mau.fi/libsignal/session"
-	"google.golang.org/protobuf/proto"
 
 	waBinary "go.mau.fi/whatsmeow/binary"
 	"go.mau.fi/whatsmeow/proto/waAdv"
@@ -174,45 +171,13 @@ func (s *Server) simDecrypt(ctx context.Context, sd *simDevice, sender types.JID
 	if sd.jid.Device == 0 {
 		return s.phoneDecrypt(ctx, sd.u, sender, enc)
 	}
-	content, _ := enc.Content.([]byte)
-	typ, _ := enc.Attrs["type"].(string)
 	sd.mu.Lock()
 	defer sd.mu.Unlock()
 	dev, err := s.simStore(ctx, sd)
 	if err != nil {
 		return nil, err
 	}
-	addr := sender.SignalAddress()
-	cipher := session.NewCipher(session.NewBuilderFromSignal(dev, addr, serializer), addr)
-	var plain []byte
-	switch typ {
-	case "pkmsg":
-		msg, err := protocol.NewPreKeySignalMessageFromBytes(content, serializer.PreKeySignalMessage, serializer.SignalMessage)
-		if err != nil {
-			return nil, fmt.Errorf("parse pkmsg: %w", err)
-		}
-		if plain, err = cipher.DecryptMessage(ctx, msg); err != nil {
-			return nil, fmt.Errorf("decrypt pkmsg: %w", err)
-		}
-	case "msg":
-		msg, err := protocol.NewSignalMessageFromBytes(content, serializer.SignalMessage)
-		if err != nil {
-			return nil, fmt.Errorf("parse msg: %w", err)
-		}
-		if plain, err = cipher.Decrypt(ctx, msg); err != nil {
-			return nil, fmt.Errorf("decrypt msg: %w", err)
-		}
-	default:
-		return nil, fmt.Errorf("unsupported enc type %q", typ)
-	}
-	if plain, err = unpad(plain); err != nil {
-		return nil, err
-	}
-	var m waE2E.Message
-	if err := proto.Unmarshal(plain, &m); err != nil {
-		return nil, fmt.Errorf("unmarshal message: %w", err)
-	}
-	return &m, nil
+	return signalDecrypt(ctx, dev, sender, enc)
 }
 
 // simDeviceBundle answers a prekey fetch for a contact's extra device; ok

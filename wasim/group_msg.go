@@ -306,29 +306,11 @@ func (s *Server) scheduleGroupReceipts(reader *user, group types.JID, to types.J
 	if g == nil {
 		return
 	}
-	send := func(typ string) {
-		if s.ctx.Err() != nil {
-			return
-		}
+	s.receiptsLater(to, func() waBinary.Attrs {
 		attrs := s.groupAttrs(s.ctx, g, reader.jid())
 		delete(attrs, "addressing_mode")
 		attrs["id"], attrs["t"] = id, time.Now().Unix()
-		if typ != "" {
-			attrs["type"] = typ
-		}
-		s.deliverToAccount(s.ctx, to.User, waBinary.Node{Tag: "receipt", Attrs: attrs})
-	}
-	s.addScheduled(1)
-	time.AfterFunc(s.opts.DeliveryDelay, func() {
-		send("")
-		if s.opts.NoReadReceipts {
-			s.addScheduled(-1)
-			return
-		}
-		time.AfterFunc(s.opts.ReadDelay, func() {
-			send("read")
-			s.addScheduled(-1)
-		})
+		return attrs
 	})
 }
 

@@ -150,15 +150,24 @@ func (s *Server) markSeen(ctx context.Context, account, id string, t int64) erro
 // scheduleReceipts makes a contact's phone send "delivered", then "read",
 // to every device of the account that sent the message.
 func (s *Server) scheduleReceipts(contact *user, to types.JID, id string) {
+	s.receiptsLater(to, func() waBinary.Attrs {
+		return waBinary.Attrs{"from": contact.jid(), "id": id, "t": time.Now().Unix()}
+	})
+}
+
+// receiptsLater sends a contact's "delivered" receipt after DeliveryDelay
+// and its "read" receipt ReadDelay later (unless NoReadReceipts) to every
+// device of the account to; attrs makes each receipt's attributes.
+func (s *Server) receiptsLater(to types.JID, attrs func() waBinary.Attrs) {
 	send := func(typ string) {
 		if s.ctx.Err() != nil {
 			return
 		}
-		attrs := waBinary.Attrs{"from": contact.jid(), "id": id, "t": time.Now().Unix()}
+		a := attrs()
 		if typ != "" {
-			attrs["type"] = typ
+			a["type"] = typ
 		}
-		s.deliverToAccount(s.ctx, to.User, waBinary.Node{Tag: "receipt", Attrs: attrs})
+		s.deliverToAccount(s.ctx, to.User, waBinary.Node{Tag: "receipt", Attrs: a})
 	}
 	s.addScheduled(1)
 	time.AfterFunc(s.opts.DeliveryDelay, func() {

@@ -93,14 +93,22 @@ func (s *Server) bundleNode(ctx context.Context, jid types.JID) (waBinary.Node, 
 // phoneDecrypt is the account's phone decrypting a pkmsg or msg that sender
 // encrypted for it.
 func (s *Server) phoneDecrypt(ctx context.Context, u *user, sender types.JID, enc waBinary.Node) (*waE2E.Message, error) {
-	content, _ := enc.Content.([]byte)
-	typ, _ := enc.Attrs["type"].(string)
 	u.phoneMu.Lock()
 	defer u.phoneMu.Unlock()
 	dev, err := s.phoneDevice(ctx, u)
 	if err != nil {
 		return nil, err
 	}
+	return signalDecrypt(ctx, dev, sender, enc)
+}
+
+// signalDecrypt decrypts a pkmsg or msg with a simulated device's Signal
+// store (a phone's or a contact's extra device's); the caller holds the
+// device's lock.
+func signalDecrypt(ctx context.Context, dev *store.Device, sender types.JID, enc waBinary.Node) (*waE2E.Message, error) {
+	content, _ := enc.Content.([]byte)
+	typ, _ := enc.Attrs["type"].(string)
+	var err error
 	addr := sender.SignalAddress()
 	cipher := session.NewCipher(session.NewBuilderFromSignal(dev, addr, serializer), addr)
 	var plain []byte
