@@ -205,6 +205,13 @@ func TestClientInstancesLifecycle(t *testing.T) {
 	}
 
 	for _, name := range []string{"x", "y"} {
+		// Deleted once its QR is up: whatsmeow races with itself when a
+		// socket is closed while it still writes the pairing handshake
+		// (FrameSocket.SendFrame against Close, inside the library).
+		waitFor(t, name+"'s QR code", 15*time.Second, func() bool {
+			code, _ := s.api(t, "GET", "/v1/instances/"+name+"/qr", "")
+			return code == 200
+		})
 		code, out, errOut = runCLI(t, noEnv, append([]string{"instances", "delete", name}, auth...)...)
 		if code != 0 || out != name+": deleted\n" {
 			t.Fatalf("delete %s: exit %d\nstdout: %s\nstderr: %s", name, code, out, errOut)
