@@ -50,11 +50,25 @@ func (i *instance) start(reason string) {
 			i.setState(event.StateFailed, event.ReasonConnectFailure)
 			return
 		}
+		paired := make(chan struct{})
+		var once sync.Once
+		shown := func() { once.Do(func() { close(paired) }) }
+		i.handshake = paired
 		go func() {
 			for item := range ch {
+				shown()
 				i.post(func() { i.onQR(gen, item) })
 			}
+			shown()
 		}()
+		go func() {
+			err := cli.ConnectContext(i.m.ctx)
+			if err != nil {
+				shown()
+			}
+			i.post(func() { i.onConnectResult(gen, err) })
+		}()
+		return
 	}
 	go func() {
 		err := cli.ConnectContext(i.m.ctx)
@@ -199,6 +213,28 @@ func (i *instance) settle() {
 	}
 }
 
+// handshakeWait bounds how long a stop waits for a pairing connection's
+// first QR code.
+const handshakeWait = 3 * time.Second
+
+// awaitHandshake waits (briefly) until a new, unpaired connection has
+// answered WhatsApp's pair-device request, which whatsmeow does just before
+// it hands out the first QR code: whatsmeow's FrameSocket.Close races with
+// a SendFrame still writing that answer (a data race inside the library).
+func (i *instance) awaitHandshake() {
+	ch := i.handshake
+	i.handshake = nil
+	if ch == nil {
+		return
+	}
+	t := time.NewTimer(handshakeWait)
+	defer t.Stop()
+	select {
+	case <-ch:
+	case <-t.C:
+	}
+}
+
 // stopClient disconnects and drops the client; its later events are ignored.
 func (i *instance) stopClient() {
 	if i.retryTimer != nil {
@@ -211,6 +247,7 @@ func (i *instance) stopClient() {
 	}
 	if i.cli != nil {
 		i.settle()
+		i.awaitHandshake()
 		i.cli.Disconnect()
 		i.cli = nil
 		i.calls = nil
