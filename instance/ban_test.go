@@ -17,6 +17,7 @@ func TestTemporaryBan(t *testing.T) {
 	ctx := context.Background()
 	const phone, to = "+4915100000601", "+4915100000602"
 	e.connected("ban", phone, `{"send_delay_ms":0}`)
+	e.presenceSent("ban")
 	e.quiet()
 	if err := e.sim.TempBan(phone, 101, 3*time.Second); err != nil {
 		t.Fatal(err)
@@ -78,6 +79,7 @@ func TestPermanentBan(t *testing.T) {
 		e := newEnv(t)
 		phone := "+49151000006" + string(rune('1'+tc.code%10)) + "0"
 		e.connected("perma", phone, "")
+		e.presenceSent("perma")
 		e.quiet()
 		if err := e.sim.PermaBan(phone, tc.code); err != nil {
 			t.Fatal(err)
@@ -88,4 +90,34 @@ func TestPermanentBan(t *testing.T) {
 		}
 		e.close()
 	}
+}
+
+// presenceSent waits until the instance's sender has told WhatsApp its
+// presence at login. A ban closes the socket from the server's side, and
+// whatsmeow's read pump closing it while that write runs is a data race
+// inside the library (FrameSocket.SendFrame against Close) under -race.
+func (e *env) presenceSent(name string) {
+	e.t.Helper()
+	i, err := e.m.lookup(name)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitTimeout)
+	for time.Now().Before(deadline) {
+		sent := make(chan bool, 1)
+		i.post(func() {
+			ok := false
+			if s := i.sender; s != nil {
+				s.mu.Lock()
+				ok = s.presence != ""
+				s.mu.Unlock()
+			}
+			sent <- ok
+		})
+		if <-sent {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	e.t.Fatalf("%s: no presence sent at login", name)
 }

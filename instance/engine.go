@@ -153,14 +153,19 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	cli.SynchronousAck = true
 	cli.EnableDecryptedEventBuffer = true
 	cli.GetMessageForRetry = i.messageForRetry(cli)
-	wrapEventBuffer(dev, func() { i.post(func() { i.unackedInbound(gen) }) })
+	ib := newInbox(i, cli, gen)
+	i.inbox = ib
+	wrapEventBuffer(dev, bufferHooks{
+		onFull: func() { i.post(func() { i.unackedInbound(gen) }) },
+		seen:   func(hash [32]byte) { ib.hash.Store(&hash) },
+	})
 	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
 		if e, ok := evt.(*events.MediaRetry); ok {
 			i.m.onMediaRetry(i.id, e) // a download is waiting, off the actor
 			return true
 		}
 		if e, ok := evt.(*events.Message); ok {
-			return i.receive(gen, cli, e)
+			return i.receive(gen, cli, ib, e)
 		}
 		i.post(func() { i.onEvent(gen, cli, evt) })
 		return true
@@ -244,6 +249,10 @@ func (i *instance) stopClient() {
 	if i.qrCancel != nil {
 		i.qrCancel()
 		i.qrCancel = nil
+	}
+	if i.inbox != nil {
+		i.inbox.close(settleWait)
+		i.inbox = nil
 	}
 	if i.cli != nil {
 		i.settle()

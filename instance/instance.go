@@ -48,6 +48,7 @@ type instance struct {
 	webhook     Webhook
 	cli         *whatsmeow.Client
 	calls       *sync.WaitGroup // our goroutines calling into cli
+	inbox       *inbox          // cli's received messages on their way to the store
 	handshake   chan struct{}   // closed at a pairing connection's first QR (awaitHandshake)
 	gen         int             // bumps with every client; events of older ones are dropped
 	qr          *QR

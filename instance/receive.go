@@ -15,11 +15,14 @@ import (
 
 // receive stores a message that arrived (or that the phone sent) with its
 // event. It runs on whatsmeow's event goroutine, which acks the message to
-// WhatsApp only if it returns true (see newClient): a message that could
-// not be committed is not acked, and WhatsApp delivers it again on the next
-// login. Settings and name come from the published snapshot; the actor
-// gets the follow-up work.
-func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bool {
+// WhatsApp only if it returns true (see newClient). Plain messages go to
+// the inbox, which commits them in batches and acks them itself (false
+// here keeps whatsmeow from acking); the others are committed here, after
+// the inbox has caught up, so a reaction or an edit finds its message. A
+// message that could not be committed is not acked, and WhatsApp delivers
+// it again on the next login. Settings and name come from the published
+// snapshot; the actor gets the follow-up work.
+func (i *instance) receive(gen int, cli *whatsmeow.Client, ib *inbox, e *events.Message) bool {
 	snap := i.snapshot()
 	settings := snap.info.Settings
 	info := e.Info
@@ -35,36 +38,18 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bo
 	if d.typ == "" {
 		return true
 	}
-	d.sum.PushName, d.sum.IsGroup = info.PushName, group
-	sj, _ := json.Marshal(d.sum)
+	if d.target == "" {
+		if queued, ok := ib.take(e, d); queued || !ok {
+			return false
+		}
+	}
+	ib.flush()
+	if ib.broken() {
+		return false // keep the order: nothing after a failed batch is acked
+	}
 	ctx, cancel := context.WithTimeout(i.m.ctx, 10*time.Second)
 	defer cancel()
-	// One person, one chat: a LID chat or sender is stored under the phone
-	// JID when WhatsApp told us the number (identity.go).
-	chatAlt := info.SenderAlt
-	if info.IsFromMe {
-		chatAlt = info.RecipientAlt
-	}
-	chat := info.Chat.ToNonAD().String()
-	if !group && !broadcast {
-		chat = i.m.chatKey(ctx, info.Chat, chatAlt)
-	}
-	sender := i.m.person(ctx, info.Sender, info.SenderAlt)
-	d.content.Sender = &sender
-	senderKey := info.Sender.ToNonAD().String()
-	if sender.JID != "" {
-		senderKey = sender.JID
-	}
-	m := &store.Message{
-		InstanceID: i.id, ID: info.ID, Direction: "in", Chat: chat, Sender: senderKey,
-		Type: d.typ, Text: d.text, Summary: sj, Status: event.StatusReceived, CreatedAt: info.Timestamp.UTC(),
-		Content: marshalOrNil(d.content), MediaRef: marshalOrNil(d.ref),
-	}
-	evType := event.TypeMessageReceived
-	if info.IsFromMe {
-		// Sent from the phone or another linked device.
-		m.Direction, m.Status, m.Recipient, m.SentAt, evType = "out", event.StatusSent, chat, info.Timestamp.UTC(), event.TypeMessageEcho
-	}
+	m, evType := i.incomingRow(ctx, &info, d)
 	if d.target != "" {
 		return i.receiveRelated(gen, cli, e, m, d)
 	}
@@ -75,10 +60,12 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, e *events.Message) bo
 		i.post(func() { i.unackedInbound(gen) })
 		return false
 	}
-	i.post(func() { i.afterMessage(gen, cli, e, dup) })
-	if !dup && d.content.Media != nil && settings.AutoDownload && d.content.Media.Size <= settings.MaxDownloadMB<<20 {
-		i.autoDownload(cli, m)
-	}
+	i.post(func() {
+		i.afterMessage(gen, cli, e, dup)
+		if gen == i.gen && !dup && d.content.Media != nil && settings.AutoDownload && d.content.Media.Size <= settings.MaxDownloadMB<<20 {
+			i.autoDownload(cli, m)
+		}
+	})
 	return true
 }
 

@@ -106,45 +106,60 @@ func (i *instance) flushStorage() {
 	i.start(event.ReasonRedeliver)
 }
 
-// fullIsCancel makes whatsmeow treat a decryption it could not commit for
-// lack of room like a cancelled one: neither acked nor answered with a retry
-// receipt (its only path that keeps a message pending at WhatsApp), and
-// since the transaction rolled back, the redelivered copy decrypts.
-type fullIsCancel struct {
+// bufferHooks wraps whatsmeow's decrypted-event buffer. A decryption it
+// could not commit for lack of room is made to look cancelled: neither
+// acked nor answered with a retry receipt (its only path that keeps a
+// message pending at WhatsApp), and since the transaction rolled back, the
+// redelivered copy decrypts. And the inbox learns the buffer row of the
+// message about to be dispatched (inbox.go).
+type bufferHooks struct {
 	wastore.EventBuffer
 	onFull func()
+	seen   func(hash [32]byte)
 }
 
-// wrapEventBuffer installs fullIsCancel on dev. A new device gets its
+// wrapEventBuffer installs bufferHooks on dev. A new device gets its
 // stores when pairing saves it (sqlstore's PutDevice), so its container is
-// wrapped to install it then, before the first login.
+// wrapped to install them then, before the first login.
 // onFull is called for each such failure.
-func wrapEventBuffer(dev *wastore.Device, onFull func()) {
+func wrapEventBuffer(dev *wastore.Device, h bufferHooks) {
 	if dev.EventBuffer != nil {
-		if _, done := dev.EventBuffer.(fullIsCancel); !done {
-			dev.EventBuffer = fullIsCancel{dev.EventBuffer, onFull}
+		if _, done := dev.EventBuffer.(bufferHooks); !done {
+			h.EventBuffer = dev.EventBuffer
+			dev.EventBuffer = h
 		}
 		return
 	}
 	if _, done := dev.Container.(wrapOnPut); !done && dev.Container != nil {
-		dev.Container = wrapOnPut{dev.Container, onFull}
+		dev.Container = wrapOnPut{dev.Container, h}
 	}
 }
 
 type wrapOnPut struct {
 	wastore.DeviceContainer
-	onFull func()
+	hooks bufferHooks
 }
 
 func (c wrapOnPut) PutDevice(ctx context.Context, dev *wastore.Device) error {
 	err := c.DeviceContainer.PutDevice(ctx, dev)
 	if dev.EventBuffer != nil {
-		wrapEventBuffer(dev, c.onFull)
+		wrapEventBuffer(dev, c.hooks)
 	}
 	return err
 }
 
-func (b fullIsCancel) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {
+// GetBufferedEvent is whatsmeow's first step of every decryption: a row
+// with plaintext (a redelivery) or none (a new message) is the one the
+// next dispatch carries; a cleared row is not dispatched at all.
+func (b bufferHooks) GetBufferedEvent(ctx context.Context, hash [32]byte) (*wastore.BufferedEvent, error) {
+	buf, err := b.EventBuffer.GetBufferedEvent(ctx, hash)
+	if err == nil && (buf == nil || buf.Plaintext != nil) && b.seen != nil {
+		b.seen(hash)
+	}
+	return buf, err
+}
+
+func (b bufferHooks) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {
 	err := b.EventBuffer.DoDecryptionTxn(ctx, fn)
 	if store.IsFull(err) {
 		b.onFull()

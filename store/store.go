@@ -90,9 +90,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		return nil, err
 	}
 
-	if s.write, err = sql.Open("sqlite", dsn(abs, false)); err != nil {
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
+	s.write = openDB(dsn(abs, false))
 	// One connection, kept forever: it serialises writers in Go, and idle
 	// closes would only cost WAL checkpoints and re-running the pragmas.
 	s.write.SetMaxOpenConns(1)
@@ -106,10 +104,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 
 	// The read pool is opened after migrating, once the file is in WAL mode
 	// (a persistent setting, so its DSN need not repeat it).
-	if s.read, err = sql.Open("sqlite", dsn(abs, true)); err != nil {
-		s.write.Close()
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
-	}
+	s.read = openDB(dsn(abs, true))
 	s.read.SetMaxOpenConns(readConns)
 	s.read.SetMaxIdleConns(readConns)
 	s.read.SetConnMaxIdleTime(5 * time.Minute)

@@ -37,7 +37,19 @@ func newWALogger(base *slog.Logger, module string) *waLogger {
 
 func (w *waLogger) Debugf(msg string, args ...any) { w.logf(slog.LevelDebug, msg, args) }
 func (w *waLogger) Infof(msg string, args ...any)  { w.logf(slog.LevelInfo, msg, args) }
-func (w *waLogger) Warnf(msg string, args ...any)  { w.logf(slog.LevelWarn, msg, args) }
+func (w *waLogger) Warnf(msg string, args ...any) {
+	level := slog.LevelWarn
+	if msg == handlerFailed {
+		level = slog.LevelDebug
+	}
+	w.logf(level, msg, args)
+}
+
+// handlerFailed is what whatsmeow says of every message meowgate's inbox
+// takes over: returning false is how the inbox keeps whatsmeow from acking
+// before the commit (instance/inbox.go), not a failure.
+const handlerFailed = "Handler for %s failed"
+
 func (w *waLogger) Errorf(msg string, args ...any) { w.logf(slog.LevelError, msg, args) }
 
 func (w *waLogger) Sub(module string) waLog.Logger {

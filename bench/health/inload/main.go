@@ -84,6 +84,7 @@ func main() {
 		}()
 	}
 	wg.Wait()
+	fmt.Fprintln(os.Stderr, "inload: draining")
 	start := time.Now()
 	r.connect(ctx)
 	r.wait(ctx, *n)
