@@ -43,7 +43,6 @@ type Store struct {
 	read    *sql.DB
 	devices *sqlstore.Container
 	events  broadcaster
-	stmts   stmtCache
 	batch   batcher
 	space   space
 }
@@ -181,7 +180,6 @@ func (s *Store) openError(err error) error {
 // checkpoints the WAL into the main file and removes it.
 func (s *Store) Close() error {
 	s.closeBatch()
-	s.closeStmts()
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())
@@ -233,7 +231,6 @@ func (s *Store) inTx(ctx context.Context, fn func(tx *Tx) error) error {
 	if len(tx.tails) > 0 {
 		s.events.publish(tx.tails)
 	}
-	s.prepareWanted(ctx)
 	return nil
 }
 
