@@ -158,6 +158,19 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	wrapEventBuffer(dev, bufferHooks{
 		onFull: func() { i.post(func() { i.unackedInbound(gen) }) },
 		seen:   func(hash [32]byte) { ib.hash.Store(&hash) },
+		lookup: func(ctx context.Context, hash [32]byte) (*wastore.BufferedEvent, error) {
+			if dev.ID == nil {
+				return nil, errors.New("instance: buffered event of an unpaired device")
+			}
+			return i.m.store.BufferedEvent(ctx, dev.ID.String(), hash)
+		},
+		filter: i.bufFilter,
+		ourJID: func() string {
+			if dev.ID == nil {
+				return ""
+			}
+			return dev.ID.String()
+		},
 	})
 	cli.AddEventHandlerWithSuccessStatus(func(evt any) bool {
 		if e, ok := evt.(*events.MediaRetry); ok {

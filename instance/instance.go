@@ -49,6 +49,7 @@ type instance struct {
 	cli         *whatsmeow.Client
 	calls       *sync.WaitGroup // our goroutines calling into cli
 	inbox       *inbox          // cli's received messages on their way to the store
+	bufFilter   *bufferFilter   // whatsmeow's decrypted-event buffer, in memory
 	handshake   chan struct{}   // closed at a pairing connection's first QR (awaitHandshake)
 	gen         int             // bumps with every client; events of older ones are dropped
 	qr          *QR
@@ -103,6 +104,7 @@ func (m *Manager) buildInstance(row *store.Instance, settings Settings, webhook 
 		m: m, id: row.ID, row: row, log: m.log.With("instance", row.Name),
 		done: make(chan struct{}), watchCh: make(chan struct{}),
 		settings: settings, webhook: webhook,
+		bufFilter: &bufferFilter{load: m.store.BufferedHashes},
 	}
 	if row.State == "" {
 		row.State = event.StateCreated

@@ -116,6 +116,13 @@ type bufferHooks struct {
 	wastore.EventBuffer
 	onFull func()
 	seen   func(hash [32]byte)
+	// lookup answers GetBufferedEvent off the write connection (nil: the
+	// wrapped store answers).
+	lookup func(ctx context.Context, hash [32]byte) (*wastore.BufferedEvent, error)
+	// filter answers "never buffered" without a query (bufferfilter.go);
+	// ourJID names the device, "" before pairing.
+	filter *bufferFilter
+	ourJID func() string
 }
 
 // wrapEventBuffer installs bufferHooks on dev. A new device gets its
@@ -152,11 +159,32 @@ func (c wrapOnPut) PutDevice(ctx context.Context, dev *wastore.Device) error {
 // with plaintext (a redelivery) or none (a new message) is the one the
 // next dispatch carries; a cleared row is not dispatched at all.
 func (b bufferHooks) GetBufferedEvent(ctx context.Context, hash [32]byte) (*wastore.BufferedEvent, error) {
-	buf, err := b.EventBuffer.GetBufferedEvent(ctx, hash)
+	if b.filter != nil {
+		if jid := b.ourJID(); jid != "" && !b.filter.mayHave(ctx, jid, hash) {
+			if b.seen != nil {
+				b.seen(hash)
+			}
+			return nil, nil
+		}
+	}
+	get := b.EventBuffer.GetBufferedEvent
+	if b.lookup != nil {
+		get = b.lookup
+	}
+	buf, err := get(ctx, hash)
 	if err == nil && (buf == nil || buf.Plaintext != nil) && b.seen != nil {
 		b.seen(hash)
 	}
 	return buf, err
+}
+
+func (b bufferHooks) PutBufferedEvent(ctx context.Context, hash [32]byte, plaintext []byte, serverTimestamp time.Time) error {
+	if b.filter != nil {
+		if jid := b.ourJID(); jid != "" {
+			b.filter.add(jid, hash)
+		}
+	}
+	return b.EventBuffer.PutBufferedEvent(ctx, hash, plaintext, serverTimestamp)
 }
 
 func (b bufferHooks) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {

@@ -53,7 +53,7 @@ func (m *Metrics) follow(ctx context.Context, after int64) {
 	const batch = 500
 	for {
 		wake := m.opts.Store.EventsNotify()
-		evs, err := m.opts.Store.ListEvents(ctx, "", after, batch)
+		evs, err := m.opts.Store.ListEventHeads(ctx, after, batch, event.TypeMessageSent, event.TypeMessageStatus, event.TypeState)
 		if err != nil {
 			if ctx.Err() != nil {
 				return

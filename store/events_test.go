@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -124,5 +125,35 @@ func TestEventsNotify(t *testing.T) {
 	}
 	if s.EventsNotify() == wake {
 		t.Error("channel not replaced")
+	}
+}
+
+// ListEventHeads lists every event with the data of the named types only.
+func TestListEventHeads(t *testing.T) {
+	ctx := t.Context()
+	s := newTestStore(t)
+	if err := s.CreateInstance(ctx, &Instance{ID: "ins_a", Name: "a"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"message.received", "message.sent", "presence", "message.sent"} {
+		if _, err := s.AppendEvent(ctx, Event{InstanceID: "ins_a", Type: typ, Data: json.RawMessage(`{"t":"` + typ + `"}`)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	evs, err := s.ListEventHeads(ctx, 0, 3, "message.sent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, ev := range evs {
+		got = append(got, ev.Type+"="+string(ev.Data))
+	}
+	want := `[message.received={} message.sent={"t":"message.sent"} presence={}]`
+	if fmt.Sprint(got) != want {
+		t.Fatalf("heads %v, want %s", got, want)
+	}
+	rest, _ := s.ListEventHeads(ctx, evs[2].ID, 10)
+	if len(rest) != 1 || string(rest[0].Data) != "{}" || rest[0].InstanceID != "ins_a" {
+		t.Fatalf("rest %+v", rest)
 	}
 }

@@ -2,8 +2,13 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
+
+	wastore "go.mau.fi/whatsmeow/store"
 )
 
 // Inbound is one received message with its event, for StoreInbound.
@@ -52,4 +57,44 @@ func (s *Store) StoreInbound(ctx context.Context, ourJID string, items []Inbound
 		return nil, fmt.Errorf("store: store %d incoming messages: %w", len(items), err)
 	}
 	return dup, nil
+}
+
+// BufferedEvent is whatsmeow's GetBufferedEvent (the pinned version's query
+// and units) answered from the read pool: whatsmeow asks before every
+// decryption, and on the write connection the question waited for the
+// inbox's commits. Reading committed rows is enough: whatsmeow writes the
+// row in its decryption transaction and meowgate clears it in a commit.
+func (s *Store) BufferedEvent(ctx context.Context, ourJID string, hash [32]byte) (*wastore.BufferedEvent, error) {
+	var serverS, insertMS int64
+	var buf wastore.BufferedEvent
+	err := s.read.QueryRowContext(ctx, `SELECT plaintext, server_timestamp, insert_timestamp FROM whatsmeow_event_buffer WHERE our_jid = ? AND ciphertext_hash = ?`,
+		ourJID, hash[:]).Scan(&buf.Plaintext, &serverS, &insertMS)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("store: buffered event: %w", err)
+	}
+	buf.ServerTime, buf.InsertTime = time.Unix(serverS, 0), time.UnixMilli(insertMS)
+	return &buf, nil
+}
+
+// BufferedHashes lists the ciphertext hashes in whatsmeow's
+// decrypted-event buffer of device ourJID (for the instance's filter).
+func (s *Store) BufferedHashes(ctx context.Context, ourJID string, each func(hash []byte)) error {
+	rows, err := s.read.QueryContext(ctx, `SELECT ciphertext_hash FROM whatsmeow_event_buffer WHERE our_jid = ?`, ourJID)
+	if err != nil {
+		return fmt.Errorf("store: buffered hashes: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var h []byte
+		if err := rows.Scan(&h); err != nil {
+			return fmt.Errorf("store: buffered hashes: %w", err)
+		}
+		each(h)
+	}
+	if err := rows.Err(); err != nil {
+		return fmt.Errorf("store: buffered hashes: %w", err)
+	}
+	return nil
 }

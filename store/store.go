@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	"go.mau.fi/whatsmeow/store/sqlstore"
@@ -42,6 +43,7 @@ type Store struct {
 	write   *sql.DB
 	read    *sql.DB
 	devices *sqlstore.Container
+	ckpt    checkpointer
 	events  broadcaster
 	batch   batcher
 	space   space
@@ -56,7 +58,7 @@ func dsn(abs string, readOnly bool) string {
 	if readOnly {
 		return u + "&_pragma=query_only(1)"
 	}
-	return u + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	return u + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walHardLimit) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
 // Open opens (creating if needed) the database at path, applies migrations,
@@ -111,6 +113,7 @@ func Open(ctx context.Context, path string, log *slog.Logger) (*Store, error) {
 		s.Close()
 		return nil, s.openError(err)
 	}
+	s.startCheckpointer()
 	return s, nil
 }
 
@@ -180,6 +183,7 @@ func (s *Store) openError(err error) error {
 // checkpoints the WAL into the main file and removes it.
 func (s *Store) Close() error {
 	s.closeBatch()
+	s.stopCheckpointer()
 	var errs []error
 	if s.read != nil {
 		errs = append(errs, s.read.Close())

@@ -24,8 +24,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"go.mau.fi/whatsmeow"
@@ -52,6 +54,7 @@ func main() {
 	url := fs.String("url", "", "mg: meowgate base URL")
 	key := fs.String("key", os.Getenv("MEOWGATE_API_ADMIN_KEY"), "mg: admin key")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
+	cpuProfile := fs.String("cpuprofile", "", "bare: write a CPU profile of the drain here")
 	_ = fs.Parse(os.Args[2:])
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
@@ -85,12 +88,33 @@ func main() {
 	}
 	wg.Wait()
 	fmt.Fprintln(os.Stderr, "inload: draining")
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+	}
+	cpu0 := cpuTime()
 	start := time.Now()
 	r.connect(ctx)
 	r.wait(ctx, *n)
 	took := time.Since(start)
-	out, _ := json.Marshal(map[string]any{"mode": mode, "n": *n, "contacts": *c, "ms": took.Milliseconds(), "msgs_per_s": float64(*n) / took.Seconds()})
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
+	res := map[string]any{"mode": mode, "n": *n, "contacts": *c, "ms": took.Milliseconds(), "msgs_per_s": float64(*n) / took.Seconds()}
+	if mode == "bare" {
+		// the receiving client is this process
+		res["cpu_ms"] = (cpuTime() - cpu0).Milliseconds()
+	}
+	out, _ := json.Marshal(res)
 	fmt.Println(string(out))
+}
+
+// cpuTime is this process's user and system CPU time so far.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 type receiver interface {
