@@ -67,11 +67,11 @@ func newInbox(i *instance, cli *whatsmeow.Client, gen int) *inbox {
 	return b
 }
 
-// take queues e if it can be acked by the inbox; false means the caller
-// handles it as before (commit, then let whatsmeow ack). ok is false when
-// the message must stay unacked (the inbox is closed or failed).
-func (b *inbox) take(e *events.Message, d digested) (queued, ok bool) {
-	hash := b.hash.Swap(nil)
+// take queues e, whose plaintext whatsmeow buffered under hash, if the
+// inbox can ack it; queued false means the caller handles it as before
+// (commit, then let whatsmeow ack). ok is false when the message must stay
+// unacked (the inbox is closed or failed).
+func (b *inbox) take(e *events.Message, d digested, hash *[32]byte) (queued, ok bool) {
 	if hash == nil || !ackable(&e.Info) {
 		return false, true
 	}

@@ -23,6 +23,9 @@ import (
 // it again on the next login. Settings and name come from the published
 // snapshot; the actor gets the follow-up work.
 func (i *instance) receive(gen int, cli *whatsmeow.Client, ib *inbox, e *events.Message) bool {
+	// Taken for every message, so that a stale one never travels with a
+	// message that was not decrypted through the buffer.
+	hash := ib.hash.Swap(nil)
 	snap := i.snapshot()
 	settings := snap.info.Settings
 	info := e.Info
@@ -39,7 +42,7 @@ func (i *instance) receive(gen int, cli *whatsmeow.Client, ib *inbox, e *events.
 		return true
 	}
 	if d.target == "" {
-		if queued, ok := ib.take(e, d); queued || !ok {
+		if queued, ok := ib.take(e, d, hash); queued || !ok {
 			return false
 		}
 	}
