@@ -70,9 +70,11 @@ func appendEventTx(ctx context.Context, tx *Tx, ev Event) (Event, error) {
 	}
 	ev.CreatedAt = fromMS(toMS(ev.CreatedAt))
 	ev.Data = json.RawMessage(data)
-	err = tx.QueryRowContext(ctx,
-		`INSERT INTO events (instance_id, type, data, created_at) VALUES (?, ?, ?, ?) RETURNING id`,
-		ev.InstanceID, ev.Type, data, toMS(ev.CreatedAt)).Scan(&ev.ID)
+	res, err := tx.ExecContext(ctx, `INSERT INTO events (instance_id, type, data, created_at) VALUES (?, ?, ?, ?)`,
+		ev.InstanceID, ev.Type, data, toMS(ev.CreatedAt))
+	if err == nil {
+		ev.ID, err = res.LastInsertId()
+	}
 	if sqliteCode(err) == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY {
 		return Event{}, fmt.Errorf("store: append event: instance %q: %w", ev.InstanceID, ErrNotFound)
 	}

@@ -83,24 +83,35 @@ func nullable(s string) any {
 }
 
 func insertMessage(ctx context.Context, tx *Tx, m *Message) error {
+	_, err := insertMessageRow(ctx, tx, m, "")
+	return err
+}
+
+// insertMessageRow inserts m with an optional conflict clause; it returns
+// the rows inserted (0: the clause skipped it).
+func insertMessageRow(ctx context.Context, tx *Tx, m *Message, conflict string) (int64, error) {
 	summary, err := jsonText("summary", m.Summary, "{}")
 	if err != nil {
-		return err
+		return 0, err
 	}
 	res, err := tx.ExecContext(ctx, `INSERT INTO messages (instance_id, id, direction, chat, sender, recipient, type, text,
 		summary, reply_to, status, error, idempotency_key, attempts, send_at, expires_at, created_at, updated_at, sent_at, history,
 		content, media)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, json_array(json_object('status', ?, 'error', ?, 'at', ?)), ?, ?)`,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, json_array(json_object('status', ?, 'error', ?, 'at', ?)), ?, ?)`+conflict,
 		m.InstanceID, m.ID, m.Direction, m.Chat, m.Sender, m.Recipient, m.Type, m.Text, summary, m.ReplyTo,
 		m.Status, m.Error, nullable(m.IdempotencyKey), m.Attempts, toMS(m.SendAt), toMS(m.ExpiresAt),
 		toMS(m.CreatedAt), toMS(m.UpdatedAt), toMS(m.SentAt), m.Status, m.Error, toMS(m.CreatedAt),
 		string(m.Content), string(m.MediaRef))
 	if err != nil {
-		return err
+		return 0, err
+	}
+	n, err := res.RowsAffected()
+	if err != nil || n == 0 {
+		return 0, err
 	}
 	m.Seq, _ = res.LastInsertId()
 	m.Summary = json.RawMessage(summary)
-	return nil
+	return n, nil
 }
 
 func addStatus(ctx context.Context, tx *Tx, instanceID, id, status, errText string, at time.Time) error {
@@ -313,12 +324,6 @@ func insertOnce(ctx context.Context, tx *Tx, m *Message) (dup bool, err error) {
 		m.CreatedAt = at
 	}
 	m.UpdatedAt = at
-	var one int
-	err = tx.QueryRowContext(ctx, `SELECT 1 FROM messages WHERE instance_id = ? AND id = ?`, m.InstanceID, m.ID).Scan(&one)
-	if err == nil {
-		return true, nil
-	} else if !errors.Is(err, sql.ErrNoRows) {
-		return false, err
-	}
-	return false, insertMessage(ctx, tx, m)
+	n, err := insertMessageRow(ctx, tx, m, ` ON CONFLICT (instance_id, id) DO NOTHING`)
+	return err == nil && n == 0, err
 }
