@@ -109,6 +109,11 @@ func (s *Store) ListEvents(ctx context.Context, instanceID string, after int64, 
 	if err != nil {
 		return nil, fmt.Errorf("store: list events: %w", err)
 	}
+	return scanEvents(rows, limit)
+}
+
+// scanEvents reads rows of (id, instance_id, type, data, created_at).
+func scanEvents(rows *sql.Rows, limit int) ([]Event, error) {
 	defer rows.Close()
 	evs := make([]Event, 0, min(limit, 64))
 	for rows.Next() {
@@ -120,8 +125,7 @@ func (s *Store) ListEvents(ctx context.Context, instanceID string, after int64, 
 		if err := rows.Scan(&ev.ID, &ev.InstanceID, &ev.Type, &data, &at); err != nil {
 			return nil, fmt.Errorf("store: list events: %w", err)
 		}
-		ev.Data = json.RawMessage(data)
-		ev.CreatedAt = fromMS(at)
+		ev.Data, ev.CreatedAt = json.RawMessage(data), fromMS(at)
 		evs = append(evs, ev)
 	}
 	if err := rows.Err(); err != nil {
@@ -219,22 +223,5 @@ func (s *Store) ListEventHeads(ctx context.Context, after int64, limit int, with
 	if err != nil {
 		return nil, fmt.Errorf("store: list events: %w", err)
 	}
-	defer rows.Close()
-	var evs []Event
-	for rows.Next() {
-		var (
-			ev   Event
-			data string
-			at   int64
-		)
-		if err := rows.Scan(&ev.ID, &ev.InstanceID, &ev.Type, &data, &at); err != nil {
-			return nil, fmt.Errorf("store: list events: %w", err)
-		}
-		ev.Data, ev.CreatedAt = json.RawMessage(data), fromMS(at)
-		evs = append(evs, ev)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("store: list events: %w", err)
-	}
-	return evs, nil
+	return scanEvents(rows, limit)
 }
