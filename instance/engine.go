@@ -164,7 +164,8 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 			}
 			return i.m.store.BufferedEvent(ctx, dev.ID.String(), hash)
 		},
-		filter: i.bufFilter,
+		filter:     i.bufFilter,
+		identities: newIdentityCache(),
 		ourJID: func() string {
 			if dev.ID == nil {
 				return ""

@@ -123,6 +123,8 @@ type bufferHooks struct {
 	// ourJID names the device, "" before pairing.
 	filter *bufferFilter
 	ourJID func() string
+	// identities is the device's identity store, cached (identitycache.go).
+	identities *identityCache
 }
 
 // wrapEventBuffer installs bufferHooks on dev. A new device gets its
@@ -134,6 +136,10 @@ func wrapEventBuffer(dev *wastore.Device, h bufferHooks) {
 		if _, done := dev.EventBuffer.(bufferHooks); !done {
 			h.EventBuffer = dev.EventBuffer
 			dev.EventBuffer = h
+		}
+		if _, done := dev.Identities.(*identityCache); !done && h.identities != nil && dev.Identities != nil {
+			h.identities.IdentityStore = dev.Identities
+			dev.Identities = h.identities
 		}
 		return
 	}
@@ -189,6 +195,9 @@ func (b bufferHooks) PutBufferedEvent(ctx context.Context, hash [32]byte, plaint
 
 func (b bufferHooks) DoDecryptionTxn(ctx context.Context, fn func(context.Context) error) error {
 	err := b.EventBuffer.DoDecryptionTxn(ctx, fn)
+	if err != nil && b.identities != nil {
+		b.identities.forget()
+	}
 	if store.IsFull(err) {
 		b.onFull()
 		return fmt.Errorf("%w: %w", context.Canceled, err)
