@@ -337,7 +337,15 @@ func TestEvolutionRetriesAndFormatSwitch(t *testing.T) {
 	if _, err := e.m.Update(context.Background(), "evo", instance.UpdateParams{Webhook: webhookPatch(map[string]any{"format": instance.FormatEvolution})}); err != nil {
 		t.Fatal(err)
 	}
-	rc.setRespond(nil)
+	// An attempt of A may be on its way with the old shape: the next one
+	// is refused too, so the one accepted was built after the switch.
+	refused := rc.count(evA) + 1
+	rc.setRespond(func(w http.ResponseWriter, delivery string, n int) int {
+		if delivery == first && n <= refused {
+			return 500
+		}
+		return 200
+	})
 	e.waitStatus(ins, evB, store.DeliveryDelivered)
 
 	if n := rc.count(evA); n < 2 {
