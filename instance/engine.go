@@ -223,12 +223,20 @@ func (i *instance) settle() {
 	// The field is cleared once the wait gives up: wait on this client's.
 	calls, done := i.calls, make(chan struct{})
 	go func() { calls.Wait(); close(done) }()
-	t := time.NewTimer(settleWait)
+	if !closedWithin(done, settleWait) {
+		i.log.Debug("stopping with a call into WhatsApp still running")
+	}
+}
+
+// closedWithin waits up to d for ch to be closed and reports whether it was.
+func closedWithin(ch <-chan struct{}, d time.Duration) bool {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
-	case <-done:
+	case <-ch:
+		return true
 	case <-t.C:
-		i.log.Debug("stopping with a call into WhatsApp still running")
+		return false
 	}
 }
 
@@ -243,14 +251,8 @@ const handshakeWait = 3 * time.Second
 func (i *instance) awaitHandshake() {
 	ch := i.handshake
 	i.handshake = nil
-	if ch == nil {
-		return
-	}
-	t := time.NewTimer(handshakeWait)
-	defer t.Stop()
-	select {
-	case <-ch:
-	case <-t.C:
+	if ch != nil {
+		closedWithin(ch, handshakeWait)
 	}
 }
 

@@ -119,14 +119,7 @@ func (b *inbox) close(wait time.Duration) {
 	b.closed = true
 	idle := b.idle
 	b.mu.Unlock()
-	if idle == nil {
-		return
-	}
-	t := time.NewTimer(wait)
-	defer t.Stop()
-	select {
-	case <-idle:
-	case <-t.C:
+	if idle != nil && !closedWithin(idle, wait) {
 		b.mu.Lock()
 		b.mute = true
 		b.mu.Unlock()
