@@ -30,27 +30,8 @@ C=${C:-5}
 BEFORE=${BEFORE:-}
 . "$ROOT/bench/lib.sh"
 
-WORK=$(mktemp -d /tmp/meowgate-healthbench.XXXXXX)
-mkdir -p "$WORK/bin" "$WORK/logs" "$WORK/before" "$OUT"
-RESULTS=$OUT/results.jsonl
-: >"$RESULTS"
-PIDS=()
-cleanup() {
-	local rc=$?
-	set +e
-	for pid in "${PIDS[@]}"; do
-		kill -0 "$pid" 2>/dev/null && stop "$pid"
-	done
-	if [[ $rc -ne 0 ]]; then
-		for f in "$WORK"/logs/*; do
-			[[ -s $f ]] && { echo "--- $f" >&2; tail -n 5 "$f" >&2; }
-		done
-	fi
-	[[ ${KEEP:-0} == 1 ]] && echo "bench: kept $WORK" >&2 || rm -rf "$WORK"
-	exit $rc
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+bench_setup meowgate-healthbench
+mkdir -p "$WORK/before"
 
 export MEOWGATE_API_ADMIN_KEY=bench-admin-key-5e0c7d1a2b3c4d5e6f708192a3b4c5d6
 export MEOWGATE_LOG_LEVEL=warn
@@ -60,18 +41,18 @@ unset MEOWGATE_CONFIG MEOWGATE_STORE_PATH MEOWGATE_SERVER_LISTEN STATE_DIRECTORY
 
 echo "$(nproc) × $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'); $(go version | cut -d' ' -f3)" >&2
 echo "after: $(git -C "$ROOT" rev-parse --short HEAD); before: ${BEFORE:-the same with background acks}" >&2
-(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/meowgate" . &&
-	CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/wasim" ./cmd/wasim &&
-	CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/inload" ./bench/health/inload)
+(cd "$ROOT" && CGO_ENABLED=0 go build -trimpath -o "$BIN/meowgate" . &&
+	CGO_ENABLED=0 go build -trimpath -o "$BIN/wasim" ./cmd/wasim &&
+	CGO_ENABLED=0 go build -trimpath -o "$BIN/inload" ./bench/health/inload)
 git -C "$ROOT" archive "${BEFORE:-HEAD}" | tar -x -C "$WORK/before"
 if [[ -z $BEFORE ]]; then
 	sed -i 's/cli.SynchronousAck = true/cli.SynchronousAck = false/; s/cli.EnableDecryptedEventBuffer = true/cli.EnableDecryptedEventBuffer = false/' "$WORK/before/instance/engine.go"
 	[[ $(grep -c '= false$' "$WORK/before/instance/engine.go") -ge 2 ]] || { echo "bench: cannot patch instance/engine.go" >&2; exit 1; }
 fi
-(cd "$WORK/before" && CGO_ENABLED=0 go build -trimpath -o "$WORK/bin/meowgate-before" .)
+(cd "$WORK/before" && CGO_ENABLED=0 go build -trimpath -o "$BIN/meowgate-before" .)
 
 WPORT=$(freeport)
-"$WORK/bin/wasim" -addr "127.0.0.1:$WPORT" -db "$WORK/wasim.db" -delivery-delay 0 -read-delay 0 >"$WORK/logs/wasim.out" 2>"$WORK/logs/wasim.log" &
+"$BIN/wasim" -addr "127.0.0.1:$WPORT" -db "$WORK/wasim.db" -delivery-delay 0 -read-delay 0 >"$LOGS/wasim.out" 2>"$LOGS/wasim.log" &
 PIDS+=($!)
 for ((i = 0; i < 100; i++)); do
 	(exec 3<>/dev/tcp/127.0.0.1/$WPORT) 2>/dev/null && break
@@ -85,19 +66,19 @@ run() {
 	phone=$(printf '+4915911%d%02d001' "$k" "$r")
 	from=$(printf '+4917911%d%02d0' "$k" "$r")
 	if [[ $kind == bare ]]; then
-		res=$("$WORK/bin/inload" bare -wasim "127.0.0.1:$WPORT" -db "$WORK/bare-$r.db" -phone "$phone" -from "$from" -n "$N" -c "$C")
+		res=$("$BIN/inload" bare -wasim "127.0.0.1:$WPORT" -db "$WORK/bare-$r.db" -phone "$phone" -from "$from" -n "$N" -c "$C")
 	else
-		local bin=$WORK/bin/meowgate port
-		[[ $kind == before ]] && bin=$WORK/bin/meowgate-before
+		local bin=$BIN/meowgate port
+		[[ $kind == before ]] && bin=$BIN/meowgate-before
 		port=$(freeport)
-		"$bin" serve --listen "127.0.0.1:$port" --store "$WORK/$kind-$r.db" --sandbox-addr "127.0.0.1:$WPORT" >>"$WORK/logs/$kind-$r.log" 2>&1 &
+		"$bin" serve --listen "127.0.0.1:$port" --store "$WORK/$kind-$r.db" --sandbox-addr "127.0.0.1:$WPORT" >>"$LOGS/$kind-$r.log" 2>&1 &
 		local pid=$!
 		PIDS+=("$pid")
 		for ((i = 0; i < 200; i++)); do
 			curl -fsS "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
 			sleep 0.05
 		done
-		res=$("$WORK/bin/inload" mg -wasim "127.0.0.1:$WPORT" -url "http://127.0.0.1:$port" -phone "$phone" -from "$from" -n "$N" -c "$C")
+		res=$("$BIN/inload" mg -wasim "127.0.0.1:$WPORT" -url "http://127.0.0.1:$port" -phone "$phone" -from "$from" -n "$N" -c "$C")
 		stop "$pid"
 	fi
 	echo "$kind #$r: $res" >&2

@@ -16,14 +16,12 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
 	"net/http"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -31,11 +29,10 @@ import (
 	"time"
 
 	"go.mau.fi/whatsmeow"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types/events"
-	waLog "go.mau.fi/whatsmeow/util/log"
 	_ "modernc.org/sqlite"
 
+	"github.com/meowgate/meowgate/bench/internal/barelink"
 	"github.com/meowgate/meowgate/wasim"
 )
 
@@ -64,7 +61,7 @@ func main() {
 	var r receiver
 	switch mode {
 	case "bare":
-		r = newBare(ctx, ctl, *addr, *dbPath, *phone)
+		r = newBare(ctx, *addr, *dbPath, *phone)
 	case "mg":
 		r = &mg{url: *url, key: *key}
 		r.(*mg).link(ctx, *phone)
@@ -130,35 +127,12 @@ type bare struct {
 	more chan struct{}
 }
 
-func newBare(ctx context.Context, ctl wasim.Control, addr, dbPath, phone string) *bare {
-	abs, err := filepath.Abs(dbPath)
+func newBare(ctx context.Context, addr, dbPath, phone string) *bare {
+	cli, _, err := barelink.Link(ctx, addr, dbPath, phone)
 	check(err)
-	db, err := sql.Open("sqlite", "file:"+abs+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
-	check(err)
-	container := sqlstore.NewWithDB(db, "sqlite3", waLog.Noop)
-	check(container.Upgrade(ctx))
-	dev, err := container.GetFirstDevice(ctx)
-	check(err)
-	b := &bare{cli: whatsmeow.NewClient(dev, waLog.Noop), more: make(chan struct{}, 1)}
-	wasim.Attach(b.cli, addr)
-	connected := make(chan struct{}, 1)
-	var scanned sync.Once
-	b.cli.AddEventHandler(func(evt any) {
-		switch e := evt.(type) {
-		case *events.QR:
-			scanned.Do(func() {
-				go func() {
-					if _, err := ctl.Scan(ctx, e.Codes[0], phone); err != nil {
-						fail(fmt.Errorf("scan: %w", err))
-					}
-				}()
-			})
-		case *events.Connected:
-			select {
-			case connected <- struct{}{}:
-			default:
-			}
-		case *events.Message:
+	b := &bare{cli: cli, more: make(chan struct{}, 1)}
+	cli.AddEventHandler(func(evt any) {
+		if _, ok := evt.(*events.Message); ok {
 			b.got.Add(1)
 			select {
 			case b.more <- struct{}{}:
@@ -166,12 +140,6 @@ func newBare(ctx context.Context, ctl wasim.Control, addr, dbPath, phone string)
 			}
 		}
 	})
-	check(b.cli.Connect())
-	select {
-	case <-connected:
-	case <-ctx.Done():
-		fail(fmt.Errorf("not connected: %w", ctx.Err()))
-	}
 	return b
 }
 

@@ -10,27 +10,21 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime/pprof"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
-	"go.mau.fi/whatsmeow"
 	"go.mau.fi/whatsmeow/proto/waE2E"
-	"go.mau.fi/whatsmeow/store/sqlstore"
 	"go.mau.fi/whatsmeow/types"
-	"go.mau.fi/whatsmeow/types/events"
-	waLog "go.mau.fi/whatsmeow/util/log"
 	"google.golang.org/protobuf/proto"
 	_ "modernc.org/sqlite"
 
+	"github.com/meowgate/meowgate/bench/internal/barelink"
 	"github.com/meowgate/meowgate/wasim"
 )
 
@@ -52,45 +46,9 @@ func main() {
 	defer cancel()
 	wasim.TrustRoot()
 
-	abs, err := filepath.Abs(*dbPath)
+	cli, linkTook, err := barelink.Link(ctx, *addr, *dbPath, *phone)
 	check(err)
-	db, err := sql.Open("sqlite", "file:"+abs+"?_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)")
-	check(err)
-	container := sqlstore.NewWithDB(db, "sqlite3", waLog.Noop)
-	check(container.Upgrade(ctx))
-	dev, err := container.GetFirstDevice(ctx)
-	check(err)
-
-	cli := whatsmeow.NewClient(dev, waLog.Noop)
-	wasim.Attach(cli, *addr)
-	ctl := wasim.Remote(*addr)
-	connected := make(chan struct{})
-	scanErr := make(chan error, 1)
-	var once, scanned sync.Once
-	cli.AddEventHandler(func(evt any) {
-		switch e := evt.(type) {
-		case *events.QR:
-			scanned.Do(func() {
-				go func() {
-					if _, err := ctl.Scan(ctx, e.Codes[0], *phone); err != nil {
-						scanErr <- err
-					}
-				}()
-			})
-		case *events.Connected:
-			once.Do(func() { close(connected) })
-		}
-	})
-	t0 := time.Now()
-	check(cli.Connect())
-	select {
-	case <-connected:
-	case err := <-scanErr:
-		check(fmt.Errorf("scan: %w", err))
-	case <-ctx.Done():
-		check(fmt.Errorf("not connected: %w", ctx.Err()))
-	}
-	linkMS := time.Since(t0).Milliseconds()
+	linkMS := linkTook.Milliseconds()
 	defer cli.Disconnect()
 
 	jid := types.NewJID((*to)[1:], types.DefaultUserServer)
