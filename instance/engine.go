@@ -155,7 +155,7 @@ func (i *instance) newClient() (*whatsmeow.Client, error) {
 	cli.GetMessageForRetry = i.messageForRetry(cli)
 	ib := newInbox(i, cli, gen)
 	i.inbox = ib
-	wrapEventBuffer(dev, bufferHooks{
+	wrapStores(dev, bufferHooks{
 		onFull: func() { i.post(func() { i.unackedInbound(gen) }) },
 		seen:   func(hash [32]byte) { ib.hash.Store(&hash) },
 		lookup: func(ctx context.Context, hash [32]byte) (*wastore.BufferedEvent, error) {

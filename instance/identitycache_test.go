@@ -43,7 +43,7 @@ func TestIdentityCache(t *testing.T) {
 	real := &countingIdentities{IdentityStore: dev.Identities}
 	dev.Identities = real
 	cache := newIdentityCache()
-	wrapEventBuffer(dev, bufferHooks{onFull: func() {}, identities: cache})
+	wrapStores(dev, bufferHooks{onFull: func() {}, identities: cache})
 	if dev.Identities != cache {
 		t.Fatalf("identities not wrapped: %T", dev.Identities)
 	}

@@ -127,11 +127,11 @@ type bufferHooks struct {
 	identities *identityCache
 }
 
-// wrapEventBuffer installs bufferHooks on dev. A new device gets its
-// stores when pairing saves it (sqlstore's PutDevice), so its container is
-// wrapped to install them then, before the first login.
-// onFull is called for each such failure.
-func wrapEventBuffer(dev *wastore.Device, h bufferHooks) {
+// wrapStores installs bufferHooks on dev's event buffer and h.identities
+// on its identity store. A new device gets its stores when pairing saves
+// it (sqlstore's PutDevice), so its container is wrapped to install them
+// then, before the first login.
+func wrapStores(dev *wastore.Device, h bufferHooks) {
 	if dev.EventBuffer != nil {
 		if _, done := dev.EventBuffer.(bufferHooks); !done {
 			h.EventBuffer = dev.EventBuffer
@@ -156,7 +156,7 @@ type wrapOnPut struct {
 func (c wrapOnPut) PutDevice(ctx context.Context, dev *wastore.Device) error {
 	err := c.DeviceContainer.PutDevice(ctx, dev)
 	if dev.EventBuffer != nil {
-		wrapEventBuffer(dev, c.hooks)
+		wrapStores(dev, c.hooks)
 	}
 	return err
 }
