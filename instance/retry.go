@@ -33,7 +33,9 @@ func (i *instance) messageForRetry(cli *whatsmeow.Client) func(requester, to typ
 			i.log.Debug("retry receipt for an unknown message", "id", id, "from", requester, "err", err)
 			return nil
 		}
-		if msg.Direction != "out" || !resendable(msg) || !i.sameChat(ctx, cli, msg.Chat, to) {
+		// Only the message's own chat may have it again; a receipt naming
+		// the LID finds the chat stored under the phone JID (chatKey).
+		if msg.Direction != "out" || !resendable(msg) || i.m.chatKey(ctx, to, types.EmptyJID) != msg.Chat {
 			i.log.Warn("retry receipt for a message we cannot send again", "id", id, "from", requester, "chat", to, "status", msg.Status)
 			return nil
 		}
@@ -65,21 +67,6 @@ func resendable(m *store.Message) bool {
 		at = m.CreatedAt
 	}
 	return time.Since(at) < retryWindow
-}
-
-// sameChat reports whether a retry receipt's chat is the message's chat:
-// only the recipient may have it again. A DM's chat is stored under the
-// phone JID, the receipt may name the LID.
-func (i *instance) sameChat(ctx context.Context, cli *whatsmeow.Client, chat string, to types.JID) bool {
-	to = to.ToNonAD()
-	if chat == to.String() {
-		return true
-	}
-	if to.Server == types.HiddenUserServer {
-		pn, err := cli.Store.LIDs.GetPNForLID(ctx, to)
-		return err == nil && !pn.IsEmpty() && pn.ToNonAD().String() == chat
-	}
-	return false
 }
 
 // sentMedia rebuilds a sent file's message from the upload kept in its row.
