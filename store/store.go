@@ -53,10 +53,13 @@ type Store struct {
 // it (journal_mode=WAL writes the file) wait for a lock instead of failing;
 // modernc also sorts it first. _txlock=immediate makes BEGIN take the write
 // lock at once, so two transactions never deadlock upgrading read locks.
+// Read connections open with mode=rw: a pool connection opened after the
+// file was deleted (the checkpointer asks every second) must not create an
+// empty one where the missing-database guard expects none.
 func dsn(abs string, readOnly bool) string {
 	u := "file:" + (&url.URL{Path: abs}).EscapedPath() + "?_pragma=busy_timeout(10000)"
 	if readOnly {
-		return u + "&_pragma=query_only(1)"
+		return u + "&_pragma=query_only(1)&mode=rw"
 	}
 	return u + "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=wal_autocheckpoint(" + strconv.Itoa(walHardLimit) + ")&_pragma=foreign_keys(1)&_txlock=immediate"
 }
